@@ -1,0 +1,49 @@
+"""The ``layerspeed`` click group and the options that several subcommands share."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from layerspeed import __version__
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="layerspeed")
+def cli() -> None:
+    """See, measure and fix unstable gradients in deep neural networks.
+
+    A reproduction of "The vanishing gradient problem" (Nielsen, Neural Networks and
+    Deep Learning, chapter 5), and tools that go beyond it.
+    """
+
+
+def offline_option(f: F) -> F:
+    """``--offline``: never touch the network (also LAYERSPEED_OFFLINE=1)."""
+    return click.option(
+        "--offline",
+        is_flag=True,
+        envvar="LAYERSPEED_OFFLINE",
+        help="Never touch the network; use only cached or --from files (env LAYERSPEED_OFFLINE=1).",
+    )(f)
+
+
+def parse_sizes(text: str) -> tuple[int, ...]:
+    """``"784,30,10"`` -> ``(784, 30, 10)``, raising click.BadParameter on anything else."""
+    try:
+        sizes = tuple(int(s) for s in text.replace(" ", "").split(","))
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is not a comma-separated list of integers, e.g. 784,30,30,10",
+            param_hint="--sizes",
+        ) from None
+    if len(sizes) < 2 or any(s <= 0 for s in sizes):
+        raise click.BadParameter(
+            f"{text!r}: give at least two layer sizes, all positive, e.g. 784,30,10",
+            param_hint="--sizes",
+        )
+    return sizes

@@ -1,0 +1,35 @@
+"""Errors that the command line turns into a one-line message and an exit code.
+
+Library code raises these; only :mod:`layerspeed.cli` prints them. Each message says what
+was wrong and, where there is one, what to do about it.
+"""
+
+from __future__ import annotations
+
+
+class LayerspeedError(Exception):
+    """Base class. ``exit_code`` is what the command line exits with."""
+
+    exit_code = 1
+
+
+class BadInput(LayerspeedError, ValueError):
+    """An argument, config or file that cannot be used as given (exit code 2)."""
+
+    exit_code = 2
+
+
+class DataError(LayerspeedError):
+    """The MNIST files could not be obtained, or failed verification."""
+
+
+class DivergenceError(LayerspeedError, ArithmeticError):
+    """Training produced NaN or inf in the cost or the weights."""
+
+    def __init__(self, epoch: int, what: str) -> None:
+        self.epoch = epoch
+        self.what = what
+        super().__init__(
+            f"training diverged in epoch {epoch}: {what} is NaN or infinite; "
+            "try a smaller --eta, a smaller weight initialization, or float64"
+        )
