@@ -1,0 +1,178 @@
+"""Mini-batch stochastic gradient descent, network2's ``SGD`` as a function.
+
+The step is the book's: ``w -> (1 - eta*lmbda/n) w - (eta/m) sum_x dC_x/dw`` and
+``b -> b - (eta/m) sum_x dC_x/db``, with ``n`` the training-set size and ``m`` the
+mini-batch's. Measurement hooks in as callbacks: each ``EpochCallback`` is called before an
+epoch's update and returns the numbers to add to that epoch's record. When the mini-batch is
+the whole training set (the chapter's full-batch runs) the callback also receives the
+gradient that the step is about to use, so it can measure without a second backward pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple, Protocol
+
+import numpy as np
+
+from layerspeed.errors import BadInput, DivergenceError
+from layerspeed.nn.network import Gradients, Network, accuracy, backprop, total_cost
+
+Array = np.ndarray
+
+
+class FullBatch(NamedTuple):
+    """The whole training set and the gradient of this epoch's single step on it."""
+
+    x: Array  # (n, n_in)
+    y: Array  # (n, n_out)
+    grads: Gradients
+
+
+class EpochCallback(Protocol):
+    def __call__(
+        self, epoch: int, net: Network, full_batch: FullBatch | None
+    ) -> Mapping[str, Any] | None: ...
+
+
+@dataclass
+class History:
+    """One record per epoch: ``{"epoch": e, "training_cost": ..., ...}``.
+
+    Accuracy and cost describe the network after epoch ``e``'s updates; whatever the
+    callbacks measured describes it before them (so record 0 holds the initial network).
+    """
+
+    epochs: list[dict[str, Any]] = field(default_factory=list)
+
+    def series(self, key: str) -> list[Any]:
+        """The values of ``key`` over the epochs, e.g. ``history.series("evaluation_accuracy")``."""
+        return [r[key] for r in self.epochs if key in r]
+
+    @property
+    def evaluation_accuracy(self) -> list[float]:
+        return self.series("evaluation_accuracy")
+
+    @property
+    def training_cost(self) -> list[float]:
+        return self.series("training_cost")
+
+
+@dataclass(frozen=True)
+class SGDConfig:
+    """Hyper-parameters of :func:`sgd`, checked when made."""
+
+    epochs: int = 30  # passes over the training set
+    mini_batch_size: int = 10  # m; at least the training-set size means full-batch descent
+    eta: float = 0.1  # learning rate
+    lmbda: float = 5.0  # L2 regularization; the decay uses the training-set size n
+
+    def __post_init__(self) -> None:
+        if self.epochs < 0:
+            raise BadInput(f"epochs must be >= 0, got {self.epochs}")
+        if self.mini_batch_size < 1:
+            raise BadInput(f"mini-batch size must be >= 1, got {self.mini_batch_size}")
+        if not (np.isfinite(self.eta) and self.eta > 0):
+            raise BadInput(f"eta must be a positive number, got {self.eta}")
+        if not (np.isfinite(self.lmbda) and self.lmbda >= 0):
+            raise BadInput(f"lmbda must be a non-negative number, got {self.lmbda}")
+
+
+def step(net: Network, grads: Gradients, *, eta: float, lmbda: float, n: int, m: int) -> None:
+    """Apply one SGD step to ``net`` in place (the book's ``update_mini_batch``)."""
+    decay = 1.0 - eta * lmbda / n
+    scale = eta / m
+    for w, nw in zip(net.weights, grads.nabla_w, strict=True):
+        if decay != 1.0:
+            w *= decay
+        w -= scale * nw
+    for b, nb in zip(net.biases, grads.nabla_b, strict=True):
+        b -= scale * nb
+
+
+def sgd(
+    net: Network,
+    x: Array,
+    y: Array,
+    config: SGDConfig,
+    *,
+    rng: np.random.Generator | int,
+    evaluation: tuple[Array, Array] | None = None,
+    training_labels: Array | None = None,
+    callbacks: Sequence[EpochCallback] = (),
+    on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
+) -> History:
+    """Train ``net`` in place by mini-batch SGD and return its :class:`History`.
+
+    Parameters
+    ----------
+    x, y : (n, n_in) inputs and (n, n_out) desired outputs (one-hot for MNIST).
+    rng : the shuffles' random source (a Generator or a seed).
+    evaluation : optional (inputs, integer labels) scored after every epoch.
+    training_labels : optional integer labels of ``x``, to record training accuracy.
+    callbacks : measurements taken before each epoch's update, merged into its record.
+    on_epoch_end : called with each finished record (progress bars, logging).
+
+    Raises
+    ------
+    DivergenceError
+        When the cost or a weight becomes NaN or infinite; the message names the epoch.
+    """
+    gen = np.random.default_rng(rng)
+    dtype = net.dtype
+    x = np.asarray(x, dtype=dtype)
+    y = np.asarray(y, dtype=dtype)
+    n = len(x)
+    if n == 0:
+        raise BadInput("the training set is empty")
+    if x.shape[1] != net.sizes[0] or y.shape[1] != net.sizes[-1]:
+        raise BadInput(
+            f"data of shapes {x.shape} and {y.shape} does not fit a network of sizes "
+            f"{list(net.sizes)}"
+        )
+    ev = None
+    if evaluation is not None:
+        ev = (np.asarray(evaluation[0], dtype=dtype), np.asarray(evaluation[1]))
+    m = config.mini_batch_size
+    eta, lmbda = config.eta, config.lmbda
+    full = m >= n
+    history = History()
+    # Overflow inside a diverging run is reported once, by the finiteness check below.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for epoch in range(config.epochs):
+            record: dict[str, Any] = {"epoch": epoch}
+            if full:
+                # One step on the whole set: shuffling would change nothing but rounding.
+                grads = backprop(net, x, y)
+                batch = FullBatch(x, y, grads)
+                for cb in callbacks:
+                    record.update(cb(epoch, net, batch) or {})
+                step(net, grads, eta=eta, lmbda=lmbda, n=n, m=n)
+            else:
+                for cb in callbacks:
+                    record.update(cb(epoch, net, None) or {})
+                order = gen.permutation(n)
+                for k in range(0, n, m):
+                    idx = order[k : k + m]
+                    step(net, backprop(net, x[idx], y[idx]), eta=eta, lmbda=lmbda, n=n, m=len(idx))
+            record["training_cost"] = total_cost(net, x, y, lmbda)
+            _check_finite(net, record["training_cost"], epoch)
+            if training_labels is not None:
+                record["training_accuracy"] = accuracy(net, x, training_labels)
+            if ev is not None:
+                ev_y = np.eye(net.sizes[-1], dtype=dtype)[ev[1]]
+                record["evaluation_cost"] = total_cost(net, ev[0], ev_y, lmbda)
+                record["evaluation_accuracy"] = accuracy(net, ev[0], ev[1])
+            history.epochs.append(record)
+            if on_epoch_end is not None:
+                on_epoch_end(record)
+    return history
+
+
+def _check_finite(net: Network, cost: float, epoch: int) -> None:
+    if not np.isfinite(cost):
+        raise DivergenceError(epoch, "the training cost")
+    for l, (w, b) in enumerate(zip(net.weights, net.biases, strict=True), start=1):
+        if not (np.isfinite(w).all() and np.isfinite(b).all()):
+            raise DivergenceError(epoch, f"a weight or bias of layer {l}")
