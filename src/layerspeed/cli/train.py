@@ -14,7 +14,7 @@ from layerspeed.console import progress
 from layerspeed.errors import BadInput
 from layerspeed.nn import COSTS, INITIALIZERS, Network, SGDConfig, sgd
 from layerspeed.nn.activations import ACTIVATIONS
-from layerspeed.nn.network import write_json_atomic
+from layerspeed.store import write_json_atomic
 
 N_PROBE = 1000  # the chapter measures speeds on the first 1000 training images
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -25,6 +24,7 @@ from layerspeed.errors import BadInput
 from layerspeed.nn.activations import Activation, get_activation
 from layerspeed.nn.costs import Cost, cost_name, get_cost, softmax
 from layerspeed.nn.init import get_initializer
+from layerspeed.store import write_json_atomic
 
 Array = np.ndarray
 
@@ -186,19 +186,6 @@ class Network:
 def check_sizes(sizes: tuple[int, ...]) -> None:
     if len(sizes) < 2 or any(s <= 0 for s in sizes):
         raise BadInput(f"layer sizes {list(sizes)}: need at least two layers, all positive")
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write ``data`` as JSON to ``path`` through a temporary file and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # ---- the numerical core -------------------------------------------------------------------

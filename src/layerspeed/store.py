@@ -1,0 +1,160 @@
+"""Results on disk: one folder per run, written atomically, so a sweep can resume.
+
+A run folder holds three JSON files::
+
+    RUN/config.json   what was run: the config, the seed, the package version
+    RUN/status.json   {"status": "running" | "done" | "diverged" | "failed", "message": ...,
+                       "started": ISO time, "finished": ISO time or null}
+    RUN/result.json   the measurements (present once the run has ended, also when diverged):
+                      {"layerspeed_version", "config", "seed", "kind",
+                       "layer_names": [one name per measured layer],
+                       "epochs": [{"epoch": 0, "layer_speeds": [...], ...}, ...],
+                       ...anything else the kind of run reports}
+
+Every file is written through a temporary file in the same folder and ``os.replace``, so a
+killed process leaves either the old file or the new one, never half of one. A run whose
+status is ``done`` is finished and is never overwritten; anything else is run again.
+The NumPy engine's runs, sweeps and the PyTorch probe all write this layout, and the report
+reads it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from layerspeed import __version__
+
+STATUSES = ("running", "done", "diverged", "failed")
+ENDED = ("done", "diverged")  # runs that need not run again
+
+
+def write_json_atomic(
+    path: str | os.PathLike[str], data: Any, *, indent: int | None = None
+) -> None:
+    """Write ``data`` as JSON to ``path`` through a temporary file and ``os.replace``."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=indent, allow_nan=True)
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_json(path: str | os.PathLike[str]) -> Any | None:
+    """The JSON in ``path``, or None where it is missing or unreadable."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+
+
+def now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """A run's folder and what is in it."""
+
+    path: Path
+
+    @property
+    def status(self) -> str | None:
+        data = read_json(self.path / "status.json")
+        return data.get("status") if isinstance(data, dict) else None
+
+    @property
+    def config(self) -> dict[str, Any] | None:
+        return read_json(self.path / "config.json")
+
+    @property
+    def result(self) -> dict[str, Any] | None:
+        return read_json(self.path / "result.json")
+
+    def is_ended(self) -> bool:
+        """Done or diverged, with its result on disk: nothing left to run."""
+        return self.status in ENDED and (self.path / "result.json").is_file()
+
+    def start(self, config: dict[str, Any], *, seed: int | None, kind: str) -> None:
+        write_json_atomic(
+            self.path / "config.json",
+            {"layerspeed_version": __version__, "kind": kind, "seed": seed, "config": config},
+            indent=2,
+        )
+        write_json_atomic(
+            self.path / "status.json",
+            {"status": "running", "message": None, "started": now(), "finished": None},
+        )
+
+    def finish(
+        self, result: dict[str, Any], *, status: str = "done", message: str | None = None
+    ) -> None:
+        """Write the result, then the status: a ``done`` status always has its result."""
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        write_json_atomic(self.path / "result.json", result)
+        self._set_status(status, message)
+
+    def fail(self, message: str) -> None:
+        self._set_status("failed", message)
+
+    def _set_status(self, status: str, message: str | None) -> None:
+        old = read_json(self.path / "status.json")
+        started = old.get("started") if isinstance(old, dict) else None
+        write_json_atomic(
+            self.path / "status.json",
+            {"status": status, "message": message, "started": started, "finished": now()},
+        )
+
+
+def result_record(
+    config: dict[str, Any],
+    *,
+    seed: int | None,
+    kind: str,
+    epochs: list[dict[str, Any]],
+    layer_names: list[str],
+    **extra: Any,
+) -> dict[str, Any]:
+    """A ``result.json`` body with the fields every run records."""
+    return {
+        "layerspeed_version": __version__,
+        "kind": kind,
+        "seed": seed,
+        "config": config,
+        "layer_names": layer_names,
+        "epochs": epochs,
+        **extra,
+    }
+
+
+def iter_runs(root: str | os.PathLike[str]) -> Iterator[RunDir]:
+    """Every run folder under ``root`` (``root`` itself included), in sorted order."""
+    base = Path(root)
+    for cfg in sorted(base.rglob("config.json")):
+        yield RunDir(cfg.parent)
