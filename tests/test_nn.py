@@ -1,0 +1,304 @@
+"""The engine against independent references: finite differences, a per-example loop, a
+network worked by hand, network2's JSON format, and divergence."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from layerspeed.errors import BadInput, DivergenceError
+from layerspeed.nn import (
+    ACTIVATIONS,
+    COSTS,
+    INITIALIZERS,
+    Network,
+    SGDConfig,
+    backprop,
+    feedforward,
+    sgd,
+    total_cost,
+)
+from layerspeed.nn.activations import sigmoid, sigmoid_prime
+
+
+def _data(rng: np.random.Generator, n: int, sizes: tuple[int, ...], cost: str):
+    x = rng.random((n, sizes[0]))
+    labels = rng.integers(0, sizes[-1], n)
+    y = np.eye(sizes[-1])[labels]
+    if cost == "quadratic":
+        y = rng.random((n, sizes[-1]))  # any target works for the quadratic cost
+    return x, y
+
+
+def _summed_cost(net: Network, x: np.ndarray, y: np.ndarray) -> float:
+    # The unregularized cost summed over the batch: backprop's gradients are of this sum.
+    return total_cost(net, x, y) * len(x)
+
+
+def _finite_difference(net: Network, x, y, h: float = 1e-6):
+    """Central differences of the summed cost with respect to every weight and bias."""
+    nb, nw = [], []
+    for params, out in ((net.biases, nb), (net.weights, nw)):
+        for p in params:
+            g = np.zeros_like(p)
+            for idx in np.ndindex(p.shape):
+                old = p[idx]
+                p[idx] = old + h
+                up = _summed_cost(net, x, y)
+                p[idx] = old - h
+                down = _summed_cost(net, x, y)
+                p[idx] = old
+                g[idx] = (up - down) / (2 * h)
+            out.append(g)
+    return nb, nw
+
+
+@pytest.mark.parametrize("cost", list(COSTS))
+@pytest.mark.parametrize("init", list(INITIALIZERS))
+def test_backprop_matches_finite_differences_for_costs_and_initializers(cost, init):
+    rng = np.random.default_rng([7, len(cost), len(init)])
+    sizes = (5, 4, 3, 3)
+    net = Network.create(sizes, rng=rng, init=init, cost=cost)
+    x, y = _data(rng, 6, sizes, cost)
+    grads = backprop(net, x, y)
+    fd_b, fd_w = _finite_difference(net, x, y)
+    for got, want in zip(grads.nabla_b + grads.nabla_w, fd_b + fd_w, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+def test_backprop_matches_finite_differences_for_every_activation(activation):
+    rng = np.random.default_rng([11, len(activation)])
+    sizes = (4, 5, 5, 2)
+    net = Network.create(sizes, rng=rng, init="default", activation=activation)
+    x, y = _data(rng, 5, sizes, "cross-entropy")
+    # Keep ReLU-like units away from their kink at 0, where the derivative jumps.
+    zs = [z for z in backprop(net, x, y).zs[:-1]]
+    assert min(np.min(np.abs(z)) for z in zs) > 1e-4 or activation not in ("relu", "leaky_relu")
+    grads = backprop(net, x, y)
+    fd_b, fd_w = _finite_difference(net, x, y)
+    for got, want in zip(grads.nabla_b + grads.nabla_w, fd_b + fd_w, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_activation_prime_is_the_derivative(name):
+    act = ACTIVATIONS[name]
+    z = np.linspace(-6, 6, 241)
+    z = z[np.abs(z) > 1e-3]  # away from ReLU's kink
+    h = 1e-6
+    np.testing.assert_allclose(act.prime(z), (act.fn(z + h) - act.fn(z - h)) / (2 * h), atol=1e-6)
+    # max_prime is the derivative's maximum (saturation is measured against it).
+    assert np.max(act.prime(np.linspace(-30, 30, 6001))) == pytest.approx(act.max_prime, rel=1e-3)
+
+
+def _backprop_one_example(net: Network, x: np.ndarray, y: np.ndarray):
+    """network2's backprop for one example with column vectors, as the book writes it."""
+    act = ACTIVATIONS[net.activation]
+    a = x.reshape(-1, 1)
+    activations, zs = [a], []
+    for l, (w, b) in enumerate(zip(net.weights, net.biases, strict=True)):
+        z = w @ a + b.reshape(-1, 1)
+        zs.append(z)
+        a = sigmoid(z) if l == len(net.weights) - 1 else act.fn(z)
+        activations.append(a)
+    delta = activations[-1] - y.reshape(-1, 1)  # cross-entropy with sigmoid outputs
+    nabla_b = [None] * len(net.weights)
+    nabla_w = [None] * len(net.weights)
+    nabla_b[-1] = delta
+    nabla_w[-1] = delta @ activations[-2].T
+    for l in range(2, len(net.sizes)):
+        delta = (net.weights[-l + 1].T @ delta) * act.prime(zs[-l])
+        nabla_b[-l] = delta
+        nabla_w[-l] = delta @ activations[-l - 1].T
+    return [b.ravel() for b in nabla_b], nabla_w
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    hidden=st.lists(st.integers(1, 7), min_size=0, max_size=4),
+    n=st.integers(1, 12),
+    seed=st.integers(0, 2**32 - 1),
+    activation=st.sampled_from(["sigmoid", "tanh", "softplus", "scaled_sigmoid"]),
+)
+def test_vectorized_backprop_equals_the_per_example_loop(hidden, n, seed, activation):
+    rng = np.random.default_rng(seed)
+    sizes = (6, *hidden, 3)
+    net = Network.create(sizes, rng=rng, activation=activation)
+    x, y = _data(rng, n, sizes, "cross-entropy")
+    grads = backprop(net, x, y)
+    sum_b = [np.zeros_like(b) for b in net.biases]
+    sum_w = [np.zeros_like(w) for w in net.weights]
+    for i in range(n):
+        nb, nw = _backprop_one_example(net, x[i], y[i])
+        sum_b = [s + g for s, g in zip(sum_b, nb, strict=True)]
+        sum_w = [s + g for s, g in zip(sum_w, nw, strict=True)]
+        for l, d in enumerate(grads.deltas):
+            np.testing.assert_allclose(d[i], nb[l], rtol=0, atol=1e-12)
+    for got, want in zip(grads.nabla_b + grads.nabla_w, sum_b + sum_w, strict=True):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+
+
+def test_a_tiny_network_worked_by_hand():
+    # A [1, 1, 1] network: w1 = 0, b1 = 0, w2 = 2, b2 = 0, input x = 1, target y = 1.
+    net = Network(
+        sizes=(1, 1, 1),
+        weights=[np.array([[0.0]]), np.array([[2.0]])],
+        biases=[np.array([0.0]), np.array([0.0])],
+    )
+    x, y = np.array([[1.0]]), np.array([[1.0]])
+    # Forward: z1 = 0*1 + 0 = 0, a1 = sigma(0) = 1/2; z2 = 2 * 1/2 + 0 = 1, a2 = sigma(1).
+    s1 = 1 / (1 + np.exp(-1.0))
+    assert feedforward(net, x)[0, 0] == pytest.approx(s1)
+    grads = backprop(net, x, y)
+    # Output error (cross-entropy): delta2 = a2 - y = sigma(1) - 1.
+    d2 = s1 - 1.0
+    # Hidden error: delta1 = w2 * delta2 * sigma'(z1) = 2 * d2 * 1/4 = d2 / 2.
+    d1 = d2 / 2
+    assert grads.nabla_b[1][0] == pytest.approx(d2)
+    assert grads.nabla_w[1][0, 0] == pytest.approx(d2 * 0.5)  # delta2 * a1
+    assert grads.nabla_b[0][0] == pytest.approx(d1)
+    assert grads.nabla_w[0][0, 0] == pytest.approx(d1 * 1.0)  # delta1 * x
+    # One SGD step with eta = 1, lmbda = 0: b2 <- 0 - d2, so b2 = 1 - sigma(1) > 0.
+    sgd(net, x, y, SGDConfig(epochs=1, mini_batch_size=1, eta=1.0, lmbda=0.0), rng=0)
+    assert net.biases[1][0] == pytest.approx(-d2)
+    assert net.weights[0][0, 0] == pytest.approx(-d1)
+
+
+def test_sgd_step_is_the_books_update_with_weight_decay():
+    rng = np.random.default_rng(3)
+    sizes = (4, 3, 2)
+    net = Network.create(sizes, rng=rng)
+    x, y = _data(rng, 8, sizes, "cross-entropy")
+    before = net.copy()
+    eta, lmbda = 0.5, 2.0
+    sgd(net, x, y, SGDConfig(epochs=1, mini_batch_size=8, eta=eta, lmbda=lmbda), rng=0)
+    g = backprop(before, x, y)
+    n = m = 8
+    for l in range(2):
+        want_w = (1 - eta * lmbda / n) * before.weights[l] - (eta / m) * g.nabla_w[l]
+        want_b = before.biases[l] - (eta / m) * g.nabla_b[l]
+        np.testing.assert_allclose(net.weights[l], want_w, rtol=1e-12)
+        np.testing.assert_allclose(net.biases[l], want_b, rtol=1e-12)
+
+
+def test_training_learns_a_separable_problem_and_is_reproducible():
+    rng = np.random.default_rng(0)
+    x = rng.random((400, 6))
+    labels = (x[:, 0] > x[:, 1]).astype(int)
+    y = np.eye(2)[labels]
+    cfg = SGDConfig(epochs=15, mini_batch_size=10, eta=1.0, lmbda=0.0)
+    runs = []
+    for _ in range(2):
+        net = Network.create((6, 10, 2), rng=1)
+        h = sgd(net, x, y, cfg, rng=2, evaluation=(x, labels))
+        runs.append((h, net))
+    assert runs[0][0].evaluation_accuracy[-1] > 0.9
+    assert runs[0][0].epochs == runs[1][0].epochs
+    np.testing.assert_array_equal(runs[0][1].weights[0], runs[1][1].weights[0])
+    # A different shuffle seed gives a different trajectory.
+    net = Network.create((6, 10, 2), rng=1)
+    other = sgd(net, x, y, cfg, rng=3, evaluation=(x, labels))
+    assert other.epochs != runs[0][0].epochs
+
+
+def test_float32_option_trains_in_float32():
+    rng = np.random.default_rng(0)
+    net = Network.create((5, 4, 2), rng=rng, dtype="float32")
+    x, y = _data(rng, 20, (5, 4, 2), "cross-entropy")
+    sgd(net, x, y, SGDConfig(epochs=2, mini_batch_size=5), rng=0)
+    assert all(w.dtype == np.float32 for w in net.weights)
+    assert backprop(net, x.astype(np.float32), y.astype(np.float32)).nabla_w[0].dtype == np.float32
+
+
+def test_divergence_stops_with_the_epoch_named():
+    rng = np.random.default_rng(0)
+    net = Network.create((5, 8, 8, 2), rng=rng, activation="relu", init="he")
+    x, y = _data(rng, 50, (5, 8, 8, 2), "cross-entropy")
+    # A step of 1e300 overflows the ReLU network's weights to inf within a few epochs.
+    with pytest.raises(DivergenceError, match=r"diverged in epoch \d+"):
+        sgd(net, x, y, SGDConfig(epochs=20, mini_batch_size=5, eta=1e300, lmbda=0.0), rng=0)
+
+
+def test_cross_entropy_is_finite_and_silent_for_huge_z():
+    net = Network(
+        sizes=(1, 2),
+        weights=[np.array([[1e4], [-1e4]])],
+        biases=[np.zeros(2)],
+    )
+    x = np.array([[1.0], [-1.0]])
+    y = np.array([[0.0, 1.0], [1.0, 0.0]])  # both outputs maximally wrong
+    with np.errstate(over="raise", divide="raise", invalid="raise"):
+        c = total_cost(net, x, y)
+        g = backprop(net, x, y)
+    assert np.isfinite(c) and c == pytest.approx(2e4)
+    assert all(np.isfinite(b).all() for b in g.nabla_b)
+
+
+def test_save_and_load_in_network2_format(tmp_path):
+    net = Network.create((6, 4, 3), rng=5, cost="quadratic")
+    path = tmp_path / "net.json"
+    net.save(path)
+    data = json.loads(path.read_text())
+    # network2.py's format: biases as (n, 1) column lists, the cost's class name.
+    assert data["sizes"] == [6, 4, 3]
+    assert np.array(data["biases"][0]).shape == (4, 1)
+    assert np.array(data["weights"][0]).shape == (4, 6)
+    assert data["cost"] == "QuadraticCost"
+    back = Network.load(path)
+    assert back.cost == "quadratic"
+    for a, b in zip(net.weights + net.biases, back.weights + back.biases, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_loads_a_file_written_by_network2(tmp_path):
+    # Exactly what network2.Network.save writes: no activation key, CrossEntropyCost.
+    book = {
+        "sizes": [2, 2, 1],
+        "weights": [[[0.1, 0.2], [0.3, 0.4]], [[0.5, 0.6]]],
+        "biases": [[[0.0], [1.0]], [[-1.0]]],
+        "cost": "CrossEntropyCost",
+    }
+    (tmp_path / "book.json").write_text(json.dumps(book))
+    net = Network.load(tmp_path / "book.json")
+    assert net.activation == "sigmoid" and net.cost == "cross-entropy"
+    a1 = sigmoid(np.array([0.1 * 1 + 0.2 * 2 + 0.0, 0.3 * 1 + 0.4 * 2 + 1.0]))
+    want = sigmoid(0.5 * a1[0] + 0.6 * a1[1] - 1.0)
+    assert feedforward(net, np.array([[1.0, 2.0]]))[0, 0] == pytest.approx(want)
+
+
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        ("not json", "not readable JSON"),
+        ('{"sizes": [2, 1]}', "network2's JSON format"),
+        ('{"sizes": [2, 1], "weights": [[[1.0]]], "biases": [[[0.0]]]}', "expected"),
+        ("[1, 2]", "network2's JSON format"),
+    ],
+)
+def test_load_rejects_malformed_files(tmp_path, content, match):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(BadInput, match=match):
+        Network.load(path)
+
+
+def test_bad_hyperparameters_are_rejected():
+    with pytest.raises(BadInput, match="eta"):
+        SGDConfig(eta=-0.1)
+    with pytest.raises(BadInput, match="mini-batch"):
+        SGDConfig(mini_batch_size=0)
+    with pytest.raises(BadInput, match="lmbda"):
+        SGDConfig(lmbda=float("nan"))
+    with pytest.raises(BadInput, match="unknown activation"):
+        Network.create((3, 2), rng=0, activation="swish")
+    with pytest.raises(BadInput, match="positive"):
+        Network.create((3, 0, 2), rng=0)
+
+
+def test_sigmoid_prime_peaks_at_a_quarter():
+    assert sigmoid_prime(np.array(0.0)) == 0.25
