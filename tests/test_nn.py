@@ -302,3 +302,27 @@ def test_bad_hyperparameters_are_rejected():
 
 def test_sigmoid_prime_peaks_at_a_quarter():
     assert sigmoid_prime(np.array(0.0)) == 0.25
+
+
+@pytest.mark.parametrize(
+    "activation, cost",
+    [("sigmoid", "cross-entropy"), ("tanh", "quadratic"), ("relu", "log-likelihood")],
+)
+@pytest.mark.parametrize("dtype, tol", [("float64", 1e-12), ("float32", 1e-5)])
+def test_fused_minibatch_epoch_equals_backprop_then_step(activation, cost, dtype, tol):
+    from layerspeed.nn.train import minibatch_epoch, step
+
+    rng = np.random.default_rng(42)
+    sizes = (12, 7, 5, 4)
+    x, y = _data(rng, 53, sizes, "cross-entropy")  # 53: the last mini-batch is partial
+    x, y = x.astype(dtype), y.astype(dtype)
+    fused = Network.create(sizes, rng=1, activation=activation, cost=cost, dtype=dtype)
+    plain = fused.copy()
+    order = rng.permutation(len(x))
+    minibatch_epoch(fused, x, y, order, m=10, eta=0.3, lmbda=2.0)
+    for k in range(0, len(x), 10):
+        idx = order[k : k + 10]
+        step(plain, backprop(plain, x[idx], y[idx]), eta=0.3, lmbda=2.0, n=len(x), m=len(idx))
+    for a, b in zip(fused.weights + fused.biases, plain.weights + plain.biases, strict=True):
+        assert a.dtype == np.dtype(dtype)
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)

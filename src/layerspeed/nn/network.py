@@ -65,6 +65,9 @@ class Network:
     def __post_init__(self) -> None:
         self.sizes = tuple(int(s) for s in self.sizes)
         check_sizes(self.sizes)
+        # C order, so that w.T is the Fortran-ordered view that BLAS updates in place.
+        self.weights = [np.ascontiguousarray(w) for w in self.weights]
+        self.biases = [np.ascontiguousarray(b) for b in self.biases]
         self._act = get_activation(self.activation)
         self._cost = get_cost(self.cost)
         self.cost = cost_name(self._cost)
