@@ -18,6 +18,7 @@ from layerspeed.errors import LayerspeedError
 
 # Subcommand modules, each registering its commands on ``cli`` when imported.
 _COMMAND_MODULES = [
+    "chain",
     "fetch",
     "train",
 ]
