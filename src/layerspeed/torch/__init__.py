@@ -1,0 +1,46 @@
+"""The chapter's speed of learning, measured in your own PyTorch model.
+
+::
+
+    import layerspeed.torch as lst
+
+    with lst.watch(model, every=None, probe=(x_probe, y_probe)) as probe:
+        for epoch in range(epochs):
+            for x, y in loader:
+                loss = loss_fn(model(x), y); opt.zero_grad(); loss.backward(); opt.step()
+            probe.epoch_end()
+    probe.history          # one record per measurement, the NumPy probe's keys
+    probe.save("run/")     # the run folder of layerspeed.store: `layerspeed report run/`
+
+PyTorch is an optional dependency (``pip install "layerspeed[torch]"``); the rest of
+layerspeed never imports it. See :mod:`layerspeed.torch.probe` for what is measured and when.
+"""
+
+from __future__ import annotations
+
+try:
+    import torch  # noqa: F401  (absolute: the real PyTorch, not this package)
+except ImportError as e:  # also when sys.modules["torch"] is None
+    raise ImportError(
+        'layerspeed.torch needs PyTorch, an optional extra: pip install "layerspeed[torch]"'
+    ) from e
+
+from layerspeed.torch.probe import (
+    SATURATING,
+    Layer,
+    Probe,
+    book_cross_entropy,
+    default_loss,
+    find_layers,
+    watch,
+)
+
+__all__ = [
+    "SATURATING",
+    "Layer",
+    "Probe",
+    "book_cross_entropy",
+    "default_loss",
+    "find_layers",
+    "watch",
+]
