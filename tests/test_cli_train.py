@@ -1,0 +1,109 @@
+"""`layerspeed train` end to end on the real MNIST data, and its argument checking."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from layerspeed.cli import main
+from layerspeed.data import load_mnist, one_hot
+from layerspeed.nn import Network
+from layerspeed.probes import layer_speeds
+
+
+def test_train_one_epoch_on_mnist_reaches_90_percent(tmp_path, capsys):
+    history, saved = tmp_path / "h.json", tmp_path / "net.json"
+    code = main(
+        [
+            "train",
+            "--sizes",
+            "784,30,10",
+            "--epochs",
+            "1",
+            "--seed",
+            "3",
+            "--history",
+            str(history),
+            "--save",
+            str(saved),
+        ]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "Epoch 0: validation accuracy" in out
+    data = json.loads(history.read_text())
+    assert data["config"]["sizes"] == [784, 30, 10] and data["seed"] == 3
+    assert data["layerspeed_version"]
+    (record,) = data["epochs"]
+    assert record["epoch"] == 0
+    assert record["evaluation_accuracy"] > 0.90
+    assert np.isfinite(record["training_cost"]) and np.isfinite(record["evaluation_cost"])
+    assert Network.load(saved).sizes == (784, 30, 10)
+
+
+def test_track_speeds_records_the_initial_network_first(tmp_path):
+    history = tmp_path / "h.json"
+    args = [
+        "train",
+        "--sizes",
+        "784,30,30,10",
+        "--epochs",
+        "2",
+        "--n-train",
+        "500",
+        "--mini-batch",
+        "500",
+        "--seed",
+        "5",
+        "--track-speeds",
+        "--history",
+        str(history),
+    ]
+    assert main(args) == 0
+    records = json.loads(history.read_text())["epochs"]
+    assert [r["epoch"] for r in records] == [0, 1]
+    # Record 0 is the untrained network: the same seed gives the same initial weights.
+    net = Network.create((784, 30, 30, 10), rng=np.random.default_rng([5, 0]))
+    mnist = load_mnist(offline=True)
+    want = layer_speeds(net, mnist.training.x[:500], one_hot(mnist.training.labels[:500]))
+    np.testing.assert_allclose(records[0]["layer_speeds"], want.layer_speeds, rtol=1e-12)
+    assert len(records[1]["layer_speeds"]) == 2
+    assert records[1]["layer_speeds"] != records[0]["layer_speeds"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--sizes", "784,0,10"], "--sizes"),
+        (["--sizes", "784,a,10"], "--sizes"),
+        (["--sizes", "100,30,10"], "784 inputs"),
+        (["--sizes", "784,30,10", "--eta", "-0.5"], "eta"),
+        (["--load", "does-not-exist.json"], "no such file"),
+        ([], "exactly one of --sizes and --load"),
+    ],
+)
+def test_bad_arguments_give_one_line_and_exit_2(args, message, capsys):
+    assert main(["train", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_malformed_load_file_is_rejected(tmp_path, capsys):
+    bad = tmp_path / "net.json"
+    bad.write_text('{"sizes": [784, 10], "weights": "oops"}')
+    assert main(["train", "--load", str(bad)]) == 2
+    assert "network2's JSON format" in capsys.readouterr().err
+
+
+def test_diverging_training_exits_nonzero_and_writes_nothing(tmp_path, capsys):
+    saved, history = tmp_path / "net.json", tmp_path / "h.json"
+    args = ["train", "--sizes", "784,30,30,10", "--activation", "relu", "--init", "he",
+            "--eta", "1e300", "--epochs", "5", "--n-train", "200",
+            "--save", str(saved), "--history", str(history)]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "diverged in epoch" in err and "--eta" in err
+    assert list(tmp_path.iterdir()) == []
