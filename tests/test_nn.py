@@ -326,3 +326,11 @@ def test_fused_minibatch_epoch_equals_backprop_then_step(activation, cost, dtype
     for a, b in zip(fused.weights + fused.biases, plain.weights + plain.biases, strict=True):
         assert a.dtype == np.dtype(dtype)
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_prime_of_output_is_the_derivative_written_in_the_activation(name):
+    act = ACTIVATIONS[name]
+    z = np.linspace(-8, 8, 321)
+    z = z[np.abs(z) > 1e-9]
+    np.testing.assert_allclose(act.prime_of_output(act.fn(z)), act.prime(z), rtol=1e-9, atol=1e-12)

@@ -107,7 +107,7 @@ def minibatch_epoch(
     """
     n = len(x)
     weights, biases = net.weights, net.biases
-    fn, prime = net._act.fn, net._act.prime
+    fn, prime_of_output = net._act.fn, net._act.prime_of_output
     out_fn = sigmoid if net._cost.output == "sigmoid" else softmax
     cost_delta = net._cost.delta
     gemm = dgemm if net.dtype == np.float64 else sgemm
@@ -116,19 +116,17 @@ def minibatch_epoch(
     decay = 1.0 - eta * lmbda / n
     for k in range(0, n, m):
         idx = order[k : k + m]
-        a = x[idx]  # (m, n_in)
+        a = x.take(idx, axis=0)  # (m, n_in)
         activations = [a]
-        zs = []
         for l in range(last + 1):
             z = a @ w_t[l]  # (m, n_out)
             z += biases[l]
             a = out_fn(z) if l == last else fn(z)
-            zs.append(z)
             activations.append(a)
-        delta = cost_delta(zs[-1], a, y[idx])  # (m, n_out)
+        delta = cost_delta(z, a, y.take(idx, axis=0))  # (m, n_out); z is the output layer's
         scale = eta / len(idx)
         for l in range(last, -1, -1):
-            back = (delta @ weights[l]) * prime(zs[l - 1]) if l else None  # (m, n_in)
+            back = (delta @ weights[l]) * prime_of_output(activations[l]) if l else None
             gemm(
                 -scale, activations[l], delta, beta=decay, c=w_t[l], trans_a=True, overwrite_c=True
             )
