@@ -479,7 +479,9 @@ def _depth_verdicts(rows: list[dict[str, Any]], welch: list[dict[str, Any]]) -> 
                     "more than two hidden layers do not help",
                     deeper_not_better,
                     "mean final accuracy by hidden layers: "
-                    + ", ".join(f"{r['hidden_layers']}: {m:.2f}%" for r, m in zip(rows, means))
+                    + ", ".join(
+                        f"{r['hidden_layers']}: {m:.2f}%" for r, m in zip(rows, means, strict=True)
+                    )
                     + ".",
                 )
             )

@@ -226,11 +226,24 @@ RUNNERS: dict[str, Callable[[Any, int, Any], tuple[dict[str, Any], str, str | No
 }
 
 
+def is_current(task: Task) -> bool:
+    """Whether the task's folder already holds its ended run, with this very config.
+
+    A folder left by a different config (a ``--quick`` run in the same place, say) does not
+    count: that run is done again and its folder overwritten.
+    """
+    run = RunDir(Path(task.run_dir))
+    if not run.is_ended():
+        return False
+    stored = run.config
+    return isinstance(stored, dict) and stored.get("config") == task.config.to_dict()
+
+
 def run_task(task: Task) -> Outcome:
     """Run one task and write its folder; failures and divergence are recorded, not raised."""
     start = time.perf_counter()
     run = RunDir(Path(task.run_dir))
-    if run.is_ended():
+    if is_current(task):
         return Outcome(task, run.status or "done", None, 0.0)
     cfg = task.config
     run.start(cfg.to_dict(), seed=task.seed, kind=cfg.kind)
@@ -287,14 +300,14 @@ def run_all(
     on_outcome: Callable[[Outcome], None] | None = None,
     on_plan: Callable[[int, int], None] | None = None,
 ) -> list[Outcome]:
-    """Run every task of ``experiments`` whose folder has not ended; return their outcomes.
+    """Run every task of ``experiments`` not yet ended (:func:`is_current`); return outcomes.
 
     ``executor``: any ``concurrent.futures.Executor``; by default a :func:`process_pool` of
     ``workers`` processes, shut down at the end. ``on_plan(to_run, already_ended)`` is called
     once before the runs, ``on_outcome`` after each.
     """
     tasks = plan_tasks(experiments, out, data_dir=data_dir)
-    pending = [t for t in tasks if not RunDir(Path(t.run_dir)).is_ended()]
+    pending = [t for t in tasks if not is_current(t)]
     pending.sort(key=_cost, reverse=True)  # longest first: the pool ends together
     if on_plan is not None:
         on_plan(len(pending), len(tasks) - len(pending))
