@@ -58,8 +58,7 @@ from __future__ import annotations
 import math
 import os
 import weakref
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -181,23 +180,48 @@ def find_layers(model: nn.Module, names: Sequence[str] | None = None) -> list[La
 
 def _mean_example_norm(module: nn.Module, grad_z: Tensor, n: int) -> float:
     """E_x ||dC_x/db|| from dC/dz of a mean-over-examples cost (so dC_x/dz = n dC/dz_x)."""
-    if isinstance(module, nn.Linear):
-        per_example = grad_z.reshape(n, -1, grad_z.shape[-1]).sum(dim=1)  # (n, n_out)
+    if isinstance(module, nn.Linear) and grad_z.ndim == 2:
+        per_example = grad_z  # (n, n_out)
+    elif isinstance(module, nn.Linear):  # (n, ..., n_out): the bias is added at every position
+        per_example = grad_z.reshape(n, -1, grad_z.shape[-1]).sum(dim=1)
     elif isinstance(module, nn.modules.conv._ConvNd):
         per_example = grad_z.sum(dim=tuple(range(2, grad_z.ndim)))  # (n, channels)
     else:
         return math.nan
-    return float(torch.linalg.vector_norm(per_example * n, dim=1).mean())
+    return n * float(torch.linalg.vector_norm(per_example, dim=1, dtype=torch.float64).mean())
 
 
 def _norm(tensors: Sequence[Tensor | None]) -> float:
     """The Euclidean norm of all the tensors together; NaN when any is missing."""
     if not tensors or any(t is None for t in tensors):
         return math.nan
-    return math.sqrt(sum(float(torch.sum(t.detach().double() ** 2)) for t in tensors))  # type: ignore[union-attr]
+    if len(tensors) == 1:
+        return float(torch.linalg.vector_norm(tensors[0].detach(), dtype=torch.float64))  # type: ignore[union-attr]
+    return math.hypot(
+        *(float(torch.linalg.vector_norm(t.detach(), dtype=torch.float64)) for t in tensors)
+    )  # type: ignore[union-attr]
 
 
 # ---- forward capture ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Watched:
+    """The modules a capture hooks into, found once."""
+
+    n_layers: int
+    param_modules: list[tuple[nn.Module, int | None]]  # index into the layers; None: unmeasured
+    saturating_modules: list[tuple[nn.Module, str]]  # a key of SATURATING
+
+    @classmethod
+    def of(cls, model: nn.Module, layers: list[Layer]) -> _Watched:
+        index = {id(layer.module): l for l, layer in enumerate(layers)}
+        kinds = {kind: name for name, (kind, _, _) in SATURATING.items()}
+        return cls(
+            len(layers),
+            [(m, index.get(id(m))) for m in model.modules() if _own_params(m)],
+            [(m, kinds[type(m)]) for m in model.modules() if type(m) in kinds],
+        )
 
 
 class _Capture:
@@ -207,26 +231,21 @@ class _Capture:
     and for hand-written ``forward`` methods alike, as long as the activation is a module.
     """
 
-    def __init__(self, model: nn.Module, layers: list[Layer], *, keep_outputs: bool) -> None:
-        index = {id(layer.module): l for l, layer in enumerate(layers)}
+    def __init__(self, watched: _Watched, *, keep_outputs: bool) -> None:
         self.handles: list[RemovableHandle] = []
         self.current: int | None = None
         self.keep_outputs = keep_outputs
-        n = len(layers)
+        n = watched.n_layers
         self.saturated = [0] * n
         self.total = [0] * n
         self.kind: list[str | None] = [None] * n
         self.outputs: list[list[Tensor]] = [[] for _ in range(n)]
-        for module in model.modules():
-            if _own_params(module):
-                self.handles.append(module.register_forward_hook(self._layer_hook(index, module)))
-            for name, (kind, _, _) in SATURATING.items():
-                if type(module) is kind:
-                    self.handles.append(module.register_forward_hook(self._saturation_hook(name)))
+        for module, l in watched.param_modules:
+            self.handles.append(module.register_forward_hook(self._layer_hook(l)))
+        for module, name in watched.saturating_modules:
+            self.handles.append(module.register_forward_hook(self._saturation_hook(name)))
 
-    def _layer_hook(self, index: dict[int, int], module: nn.Module) -> Callable[..., None]:
-        l = index.get(id(module))  # None for a layer that is not measured
-
+    def _layer_hook(self, l: int | None) -> Callable[..., None]:
         def hook(_module: nn.Module, _inputs: Any, output: Any) -> None:
             self.current = l
             if l is not None and self.keep_outputs and isinstance(output, Tensor):
@@ -290,6 +309,7 @@ class Probe:
         self.loss_fn: LossFn = loss_fn or default_loss
         self.optimizer = optimizer
         self.layers = find_layers(model, layers)
+        self._watched = _Watched.of(model, self.layers)
         self.probe_set = _as_probe_set(model, probe) if probe is not None else None
         self.history: list[dict[str, Any]] = []
         self.steps = 0  # optimizer steps seen while attached
@@ -297,6 +317,10 @@ class Probe:
         self.probe_passes = 0  # extra backward passes taken; tests read this
         self.error: str | None = None  # what the training loop raised, if it did
         self._param_ids = {id(p) for p in model.parameters()}
+        # Dropout in the probe's pass draws from these generators; they are put back after.
+        self._cuda_devices = sorted(
+            {p.device.index or 0 for p in model.parameters() if p.device.type == "cuda"}
+        )
         self._owns: weakref.WeakKeyDictionary[Optimizer, bool] = weakref.WeakKeyDictionary()
         self._handles: list[RemovableHandle] = []
         self._capture: _Capture | None = None  # training-batch capture, when probe is None
@@ -350,7 +374,7 @@ class Probe:
 
     def _arm(self) -> None:
         if self._capture is None:
-            self._capture = _Capture(self.model, self.layers, keep_outputs=False)
+            self._capture = _Capture(self._watched, keep_outputs=False)
 
     def _disarm(self) -> _Capture | None:
         capture, self._capture = self._capture, None
@@ -474,10 +498,11 @@ class Probe:
         x, y = self.probe_set
         model = self.model
         params = [p for layer in self.layers for p in layer.params]
-        buffers = [b.detach().clone() for b in model.buffers()]
-        capture = _Capture(model, self.layers, keep_outputs=True)
+        live = list(model.buffers())
+        saved = [b.detach().clone() for b in live]
+        capture = _Capture(self._watched, keep_outputs=True)
         try:
-            with _rng_kept(model), torch.enable_grad():
+            with torch.random.fork_rng(self._cuda_devices, device_type="cuda"), torch.enable_grad():
                 loss = self.loss_fn(model(x), y)
                 zs = [outs[0] if len(outs) == 1 else None for outs in capture.outputs]
                 wrt = params + [z for z in zs if z is not None and z.requires_grad]
@@ -485,8 +510,8 @@ class Probe:
         finally:
             capture.remove()
             with torch.no_grad():
-                for b, saved in zip(model.buffers(), buffers, strict=True):
-                    b.copy_(saved)
+                for b, old in zip(live, saved, strict=True):
+                    b.copy_(old)
         self.probe_passes += 1
         self._note_saturating(capture)
         by_param = dict(zip(map(id, params), grads[: len(params)], strict=True))
@@ -622,11 +647,3 @@ def _as_probe_set(model: nn.Module, probe: tuple[Any, Any]) -> tuple[Tensor, Ten
         return t.to(device=device, dtype=dtype if t.is_floating_point() else t.dtype)
 
     return place(x), place(y)
-
-
-@contextmanager
-def _rng_kept(model: nn.Module) -> Iterator[None]:
-    """Put the random number generators back afterwards (dropout in the probe's pass)."""
-    cuda = sorted({p.device.index or 0 for p in model.parameters() if p.device.type == "cuda"})
-    with torch.random.fork_rng(devices=cuda, device_type="cuda"):
-        yield
