@@ -1,0 +1,97 @@
+"""``layerspeed reproduce --quick`` and ``layerspeed speeds`` end to end on the real MNIST."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from layerspeed.cli import main
+from layerspeed.nn import Network
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("LAYERSPEED_SKIP_REAL_DATA") == "1", reason="LAYERSPEED_SKIP_REAL_DATA=1"
+)
+
+FIGURES = (
+    "neurons",
+    "depth",
+    "initial_speeds",
+    "training_speeds",
+    "chain_sigma_prime",
+    "chain_width_bound",
+)
+
+
+def _strict(text: str):
+    def no_constant(name):
+        raise ValueError(f"{name} in results.json")
+
+    return json.loads(text, parse_constant=no_constant)
+
+
+def test_reproduce_quick_end_to_end_and_resume(tmp_path, capsys):
+    out = tmp_path / "res"
+    assert main(["reproduce", "--quick", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "The book against the measurements" in captured.out
+    for stem in FIGURES:
+        for ext in ("png", "svg"):
+            assert (out / "figures" / f"{stem}.{ext}").stat().st_size > 1000, stem
+    results = _strict((out / "results.json").read_text())  # plain JSON: no NaN
+    assert set(results) >= {"meta", "runs", "depth", "neurons", "initial", "training", "chain"}
+    meta = results["meta"]
+    assert meta["quick"] is True and meta["argv"] and meta["seeds"]["depth"] == 2
+    assert {"layerspeed_version", "numpy", "scipy", "matplotlib", "python", "date"} <= set(meta)
+    assert results["runs"]["done"] == results["runs"]["total"] == 4 * 2 + 8 + 3 * 8 + 3 * 2
+    assert [r["book"] for r in results["depth"]["rows"]] == [96.48, 96.90, 96.57, 96.53]
+    assert results["initial"]["rows"][2]["book"] == [0.003, 0.017, 0.070, 0.285]
+    training = results["training"]["rows"][2]
+    assert len(training["layers"]) == 4 and len(training["layers"][0]["median"]) == 50
+    summary = (out / "summary.md").read_text()
+    for text in ("96.48", "0.285", "--quick", "Holds", "## 4.", "chain"):
+        assert text in summary, text
+    run = out / "runs" / "depth" / "784-30-30-10" / "seed-1"
+    result = json.loads((run / "result.json").read_text())
+    assert result["seed"] == 1 and result["config"]["epochs"] == 2
+    assert result["layerspeed_version"] and len(result["epochs"]) == 2
+
+    # A second reproduction finds every run done and only rebuilds the summary.
+    stamp = (run / "result.json").stat().st_mtime_ns
+    assert main(["reproduce", "--quick", "--out", str(out), "--workers", "1"]) == 0
+    assert "0 to run" in capsys.readouterr().err
+    assert (run / "result.json").stat().st_mtime_ns == stamp
+
+
+def test_speeds_json_measures_the_network_train_starts_from(tmp_path, capsys):
+    assert main(["speeds", "--sizes", "784,30,30,10", "--seed", "3", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert len(data["layer_speeds"]) == 2 and len(data["neuron_gradients"][1]) == 30
+    assert data["n_probe"] == 1000
+    # The same network, saved and loaded, gives the same numbers.
+    net = Network.create((784, 30, 30, 10), rng=np.random.default_rng([3, 0]))
+    net.save(tmp_path / "net.json")
+    assert main(["speeds", "--load", str(tmp_path / "net.json"), "--json"]) == 0
+    loaded = json.loads(capsys.readouterr().out)
+    np.testing.assert_allclose(loaded["layer_speeds"], data["layer_speeds"], rtol=1e-12)
+    # The table form prints one row per hidden layer.
+    assert main(["speeds", "--sizes", "784,30,30,30,10", "--n-probe", "100"]) == 0
+    assert "Speed of learning" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["speeds"],
+        ["speeds", "--sizes", "784,30,10", "--load", "x.json"],
+        ["speeds", "--sizes", "784,10"],
+        ["speeds", "--sizes", "100,30,10"],
+        ["reproduce", "--seeds", "0"],
+    ],
+)
+def test_bad_arguments_give_one_line(args, capsys):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("layerspeed: error:") and err.count("\n") == 1
