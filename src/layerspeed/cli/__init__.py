@@ -20,6 +20,7 @@ from layerspeed.errors import LayerspeedError
 _COMMAND_MODULES = [
     "chain",
     "fetch",
+    "report",
     "reproduce",
     "train",
 ]

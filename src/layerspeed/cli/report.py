@@ -1,0 +1,37 @@
+"""``layerspeed report DIR``: write ``DIR/report.html`` from the results in DIR.
+
+The page comes from :func:`layerspeed.report.to_html`; this module only resolves paths,
+writes it and prints where it is.
+"""
+
+from __future__ import annotations
+
+import webbrowser
+from pathlib import Path
+
+import click
+
+from layerspeed.cli._app import cli
+from layerspeed.report import write_report
+
+
+@cli.command("report")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the page (default: DIR/report.html).",
+)
+@click.option("--open", "open_", is_flag=True, help="Open the page in a web browser afterwards.")
+def report_command(directory: Path, out: Path | None, open_: bool) -> int:
+    """Write a self-contained HTML report of the results and run folders in DIRECTORY.
+
+    DIRECTORY is what `layerspeed reproduce --out` wrote, or any folder of run folders (the
+    PyTorch probe's, sweeps'). The page needs no network: open it from disk.
+    """
+    path = write_report(directory, out)
+    click.echo(str(path))
+    if open_:
+        webbrowser.open(path.resolve().as_uri())
+    return 0
