@@ -1,0 +1,117 @@
+"""``layerspeed sweep``: a grid of networks, each measured layer by layer, on any executor.
+
+Locally it runs on worker processes (one BLAS thread each); with ``--scheduler`` on a Dask
+cluster (the optional extra ``layerspeed[cluster]``). See :mod:`layerspeed.experiments.sweep`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from layerspeed.cli._app import cli, offline_option
+from layerspeed.errors import BadInput, LayerspeedError
+
+CLUSTER_HINT = 'the Dask cluster runner needs the extra: pip install "layerspeed[cluster]"'
+
+
+def _dask_executor(address: str) -> tuple[Any, Any]:
+    """A ``distributed.Client`` connected to ``address`` and its concurrent.futures executor."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise LayerspeedError(f"--scheduler: {CLUSTER_HINT}") from None
+    try:
+        client = Client(address, timeout="20s")
+    except (OSError, TimeoutError, ValueError) as e:
+        raise LayerspeedError(
+            f"--scheduler: cannot reach the Dask scheduler at {address}: {e}"
+        ) from None
+    return client, client.get_executor()
+
+
+@cli.command()
+@click.argument("config", required=False, type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--preset",
+    type=click.Choice(["remedies"]),
+    default=None,
+    help="A built-in sweep instead of CONFIG: remedies (activation x initializer on [784,30,30,30,30,10]).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Output folder [default: layerspeed-sweeps/<name>].",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Local worker processes [default: the number of cores].",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="tcp://HOST:PORT",
+    help="Run on this Dask scheduler's workers (needs layerspeed[cluster]).",
+)
+@click.option(
+    "--quick", is_flag=True, help="The config's [quick] variant (for remedies: about 30 s)."
+)
+@offline_option
+def sweep(
+    config: Path | None,
+    preset: str | None,
+    out: Path | None,
+    workers: int | None,
+    scheduler: str | None,
+    quick: bool,
+    offline: bool,
+) -> int:
+    """Run every point of a TOML grid of networks, over seeds, and sum it up.
+
+    Each run gets its folder under OUT/runs/ (config.json, status.json, result.json with the
+    per-epoch, per-layer measurements); a rerun resumes where the last one stopped. At the
+    end OUT/summary.md, OUT/summary.json and OUT/figures/sweep.png sum up the speed spread
+    and the accuracy of every grid point (mean and 95% interval over seeds).
+    """
+    from layerspeed.console import progress
+    from layerspeed.experiments.sweep import load_preset, load_sweep, run_sweep, write_outputs
+
+    if (config is None) == (preset is None):
+        raise BadInput("give either a CONFIG.toml or --preset NAME, not both and not neither")
+    sw = load_preset(preset) if preset is not None else load_sweep(config)  # type: ignore[arg-type]
+    if quick:
+        sw = sw.with_quick()
+    out = out if out is not None else Path("layerspeed-sweeps") / sw.name
+    client = executor = None
+    if scheduler is not None:
+        client, executor = _dask_executor(scheduler)
+    try:
+        n = len(sw.points()) * len(sw.seeds)
+        where = f"the Dask scheduler {scheduler}" if scheduler else "local workers"
+        click.echo(f"sweep {sw.name}: {n} runs in {out} on {where}", err=True)
+        summary = run_sweep(
+            sw, out, executor=executor, workers=workers, progress=progress, offline=offline
+        )
+    finally:
+        if client is not None:
+            client.close()
+    summary["meta"]["quick"] = quick
+    paths = write_outputs(summary, out)
+    from layerspeed.experiments.sweep import sweep_markdown
+
+    click.echo(sweep_markdown(summary))
+    click.echo("Wrote " + ", ".join(str(p) for p in paths), err=True)
+    runs = summary["runs"]
+    unfinished = runs["failed"] + runs["missing"]
+    if unfinished:
+        click.echo(
+            f"layerspeed: error: {unfinished} runs did not finish; run again to retry them",
+            err=True,
+        )
+        return 1
+    return 0
