@@ -22,6 +22,7 @@ _COMMAND_MODULES = [
     "fetch",
     "report",
     "reproduce",
+    "sweep",
     "train",
 ]
 for _name in _COMMAND_MODULES:
