@@ -339,7 +339,8 @@ def _header(results: Mapping[str, Any], chapter: bool) -> str:
         return (
             "<header><h1>Speed of learning per layer</h1>"
             '<p class="lead">How fast each layer learns, measured as the length of its '
-            "gradient vector ||&delta;<sup>l</sup>|| = ||&part;C/&part;b<sup>l</sup>||, "
+            "gradient vector &#8214;&delta;<sup>l</sup>&#8214; = "
+            "&#8214;&part;C/&part;b<sup>l</sup>&#8214;, "
             "as in chapter 5 of Michael Nielsen's <cite>Neural Networks and Deep "
             "Learning</cite>.</p></header>"
         )
@@ -600,7 +601,7 @@ def _training_section(d: Mapping[str, Any], figures: dict[str, Any]) -> str:
         idx = _thin(len(epochs))
         panels.append(
             {
-                "title": f"{h} hidden layers ({r.get('label')})",
+                "title": f"{h} hidden layers",
                 "x": [epochs[i] for i in idx],
                 "series": [
                     {

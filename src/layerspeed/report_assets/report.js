@@ -336,7 +336,7 @@
         var c = layerColor(q.layer);
         var px = a.x(l) - 6;
         if (isNum(q.low) && isNum(q.high) && q.low > 0) {
-          node("line", { x1: px, x2: px, y1: a.y(q.low), y2: a.y(q.high), stroke: c, "stroke-width": 3,
+          node("line", { x1: px, x2: px, y1: a.y(q.low), y2: a.y(q.high), stroke: c, "stroke-width": 4,
                          "stroke-linecap": "round", opacity: 0.55 }, g);
         }
         var text = p.title + ", hidden layer " + (l + 1) + "\nmedian " + fmt(q.median) +
