@@ -140,7 +140,7 @@ class Chromium:
         self.session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
             "sessionId"
         ]
-        for domain in ("Page", "Runtime", "Log"):
+        for domain in ("Page", "Runtime", "Log", "Network"):
             self.send(f"{domain}.enable")
         self.send(
             "Emulation.setDeviceMetricsOverride",
@@ -170,6 +170,14 @@ class Chromium:
             elif e.get("method") == "Log.entryAdded" and p.get("entry", {}).get("level") == "error":
                 out.append(json.dumps(p["entry"])[:500])
         return out
+
+    def requested(self) -> list[str]:
+        """Every URL the page asked for since it was opened."""
+        return [
+            e["params"]["request"]["url"]
+            for e in self.events
+            if e.get("method") == "Network.requestWillBeSent"
+        ]
 
     def screenshot(self, path: Path) -> None:
         size = self.send("Page.getLayoutMetrics")["cssContentSize"]
@@ -298,3 +306,18 @@ def test_chapter_report_in_chromium(browser, tmp_path):
     assert shot.stat().st_size > 10_000
     _save_artifact(shot)
     assert browser.errors() == []
+    assert [u for u in browser.requested() if not u.startswith("file:")] == []
+
+
+def test_runs_only_report_in_chromium(browser, tmp_path):
+    page = tmp_path / "runs.html"
+    page.write_text(to_html({}, torch_runs()), encoding="utf-8")
+    browser.open(page.as_uri())
+    drawn = browser.evaluate(FIGURES_DRAWN)
+    assert [f["id"] for f in drawn] == ["runs-0", "runs-1"]
+    assert all(f["svgs"] == 1 and f["marks"] > 0 for f in drawn), drawn
+    shot = tmp_path / "report-runs.png"
+    browser.screenshot(shot)
+    _save_artifact(shot)
+    assert browser.errors() == []
+    assert [u for u in browser.requested() if not u.startswith("file:")] == []

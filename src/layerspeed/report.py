@@ -242,6 +242,17 @@ def _part(results: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     return part if isinstance(part, Mapping) else {}
 
 
+def _title(v: Any) -> str:
+    """An experiment's title, escaped, with the chapter's symbols for its ASCII spellings."""
+    text = _esc(v)
+    for ascii_, symbol in (
+        ("||delta^l||", "&#8214;&delta;<sup>l</sup>&#8214;"),
+        ("dC/db", "&part;C/&part;b"),
+    ):
+        text = text.replace(ascii_, symbol)
+    return text
+
+
 def _esc(v: Any) -> str:
     return html.escape(str(v), quote=True)
 
@@ -445,7 +456,7 @@ def _depth_section(d: Mapping[str, Any], figures: dict[str, Any]) -> str:
         else ""
     )
     return (
-        f"<p>{_esc(d.get('title', ''))}. The book reports one run per depth; here each "
+        f"<p>{_title(d.get('title', ''))}. The book reports one run per depth; here each "
         "depth is trained with several seeds, and the book's number is compared with the "
         "95% prediction interval, the range in which one more run would fall.</p>"
         + _config_line(d.get("config"))
@@ -457,7 +468,7 @@ def _depth_section(d: Mapping[str, Any], figures: dict[str, Any]) -> str:
 
 def _neurons_section(d: Mapping[str, Any], figures: dict[str, Any]) -> str:
     parts = [
-        f"<p>{_esc(d.get('title', ''))}, in the network <code>{_esc(d.get('label'))}</code>. "
+        f"<p>{_title(d.get('title', ''))}, in the network <code>{_esc(d.get('label'))}</code>. "
         "As in the book's figure, each bar is &part;C/&part;b of one neuron, averaged over "
         "the first 1000 training images. Hover over a bar to read its value.</p>"
     ]
@@ -543,7 +554,7 @@ def _initial_section(d: Mapping[str, Any], figures: dict[str, Any]) -> str:
         q_low, q_high = first["q_low"], first["q_high"]
     q = f"{100 * q_low:.0f}&ndash;{100 * q_high:.0f}%"
     out = [
-        f"<p>{_esc(d.get('title', ''))}: the length of the vector &delta;<sup>l</sup> = "
+        f"<p>{_title(d.get('title', ''))}: the length of the vector &delta;<sup>l</sup> = "
         "&part;C/&part;b<sup>l</sup>, averaged over the first 1000 training images, for "
         "freshly initialized networks with two, three and four hidden layers. The book gives "
         f"one network each; here the median and the {q} band are over many seeds.</p>",
@@ -616,7 +627,7 @@ def _training_section(d: Mapping[str, Any], figures: dict[str, Any]) -> str:
             }
         )
     out = [
-        f"<p>{_esc(d.get('title', ''))}. The book trains one network of each depth by "
+        f"<p>{_title(d.get('title', ''))}. The book trains one network of each depth by "
         "full-batch gradient descent on 1000 images for 500 epochs and plots each hidden "
         "layer's speed of learning before every epoch: the early layers stay slower "
         "throughout. Here the line is the median over seeds and the shaded band the spread "
