@@ -45,7 +45,7 @@ def write_json_atomic(
     try:
         with os.fdopen(fd, "w") as f:
             json.dump(data, f, indent=indent, allow_nan=True)
-        os.replace(tmp, p)
+        _publish(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -59,7 +59,7 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
-        os.replace(tmp, p)
+        _publish(tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
