@@ -35,6 +35,21 @@ STATUSES = ("running", "done", "diverged", "failed")
 ENDED = ("done", "diverged")  # runs that need not run again
 
 
+def _read_umask() -> int:
+    mask = os.umask(0)  # the only way to read it is to set it; read once, at import
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
+def _publish(tmp: str, path: Path) -> None:
+    # mkstemp creates the file 0600; give it the mode a plain open() would have.
+    os.chmod(tmp, 0o666 & ~_UMASK)
+    os.replace(tmp, path)
+
+
 def write_json_atomic(
     path: str | os.PathLike[str], data: Any, *, indent: int | None = None
 ) -> None:
