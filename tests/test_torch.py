@@ -276,8 +276,9 @@ def test_epoch_records_with_a_probe_set() -> None:
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-            probe.epoch_end()
+            probe.epoch_end(evaluation_accuracy=0.5)
     assert [(r["epoch"], r["step"]) for r in probe.history] == [(0, 0), (1, 4), (2, 8), (3, 12)]
+    assert [r.get("evaluation_accuracy") for r in probe.history] == [None, 0.5, 0.5, 0.5]
     assert probe.series("layer_speeds").shape == (4, 3)
     ratios = probe.series("update_ratio")
     assert np.all(ratios[:3] > 0)  # the step taken after each of the first three records
