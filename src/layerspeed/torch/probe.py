@@ -193,13 +193,11 @@ def _mean_example_norm(module: nn.Module, grad_z: Tensor, n: int) -> float:
 
 def _norm(tensors: Sequence[Tensor | None]) -> float:
     """The Euclidean norm of all the tensors together; NaN when any is missing."""
-    if not tensors or any(t is None for t in tensors):
+    present = [t for t in tensors if t is not None]
+    if not present or len(present) < len(tensors):
         return math.nan
-    if len(tensors) == 1:
-        return float(torch.linalg.vector_norm(tensors[0].detach(), dtype=torch.float64))  # type: ignore[union-attr]
-    return math.hypot(
-        *(float(torch.linalg.vector_norm(t.detach(), dtype=torch.float64)) for t in tensors)
-    )  # type: ignore[union-attr]
+    norms = [float(torch.linalg.vector_norm(t.detach(), dtype=torch.float64)) for t in present]
+    return norms[0] if len(norms) == 1 else math.hypot(*norms)
 
 
 # ---- forward capture ---------------------------------------------------------------------
@@ -525,10 +523,17 @@ class Probe:
         example_norms = []
         for layer, z in zip(self.layers, zs, strict=True):
             gz = next(z_grads) if z is not None and z.requires_grad else None
-            ok = layer.bias is not None and gz is not None
-            example_norms.append(_mean_example_norm(layer.module, gz, n) if ok else math.nan)
+            if layer.bias is None or gz is None:
+                example_norms.append(math.nan)
+            else:
+                example_norms.append(_mean_example_norm(layer.module, gz, n))
         return self._result(
-            [by_param[id(layer.bias)] if layer.bias is not None else None for layer in self.layers],
+            [
+                _zeros_if_none(by_param[id(layer.bias)], layer.bias)
+                if layer.bias is not None
+                else None
+                for layer in self.layers
+            ],
             [[_zeros_if_none(by_param[id(p)], p) for p in layer.weights] for layer in self.layers],
             capture.shares(),
             source="probe",
