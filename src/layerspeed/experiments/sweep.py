@@ -548,6 +548,13 @@ def train_run(run: SweepRun, seed: int, data: SweepData) -> tuple[dict[str, Any]
     """Train one network and measure it before every epoch and at the end.
 
     Returns the ``result.json`` body, the status (``done`` or ``diverged``) and a message.
+    Beside :func:`layerspeed.store.result_record`'s fields the body holds ``final_probe`` (the
+    reading after the last epoch, or, for a diverged run, the one before the update that
+    diverged; None if none), ``instability`` (:func:`instability` of all the readings),
+    ``final_accuracy`` (a fraction; None if diverged) and ``diverged_epoch``.
+    Each ``epochs[e]`` holds the probe's reading before epoch ``e``'s update (the
+    :class:`~layerspeed.probes.SpeedProbe` keys, a number per hidden layer) and the
+    training cost and validation accuracy after it.
     """
     train_x, eval_x = _floats(data)
     x = train_x[: run.n_train]  # (n, 784)
@@ -561,8 +568,13 @@ def train_run(run: SweepRun, seed: int, data: SweepData) -> tuple[dict[str, Any]
         cost=run.cost,
     )
     probe = SpeedProbe(x[: run.n_probe], y[: run.n_probe], eta=run.eta)
+    measured: list[dict[str, Any]] = []  # every probe reading, also one sgd never recorded
+
+    def measure(epoch: int, net: Network, full_batch: Any) -> dict[str, Any]:
+        measured.append({"epoch": epoch, **probe(epoch, net, full_batch)})
+        return measured[-1]
+
     records: list[dict[str, Any]] = []
-    final_probe: dict[str, Any] | None = None
     status, message = "done", None
     try:
         sgd(
@@ -572,16 +584,17 @@ def train_run(run: SweepRun, seed: int, data: SweepData) -> tuple[dict[str, Any]
             SGDConfig(run.epochs, run.mini_batch_size, run.eta, run.lmbda),
             rng=np.random.default_rng([seed, 1]),
             evaluation=(eval_x[: run.n_eval], data.eval_labels[: run.n_eval]),
-            callbacks=[probe],
+            callbacks=[measure],
             on_epoch_end=records.append,
         )
         with np.errstate(over="ignore", invalid="ignore"):
-            final_probe = {"epoch": run.epochs, **probe(run.epochs, net, None)}
+            measure(run.epochs, net, None)  # the trained network
     except DivergenceError as e:
         status, message = "diverged", str(e)
-    speeds = [r["layer_speeds"] for r in records]
-    if final_probe is not None:
-        speeds.append(final_probe["layer_speeds"])
+    speeds = [m["layer_speeds"] for m in measured]
+    # The reading that no epoch record holds: after the last epoch, or before the update
+    # that diverged.
+    final_probe = measured[-1] if len(measured) > len(records) else None
     acc = [r["evaluation_accuracy"] for r in records if "evaluation_accuracy" in r]
     result = result_record(
         run.to_dict(),
@@ -787,9 +800,16 @@ def _describe(values: Sequence[float]) -> dict[str, Any] | None:
     return stats.describe(values).to_dict() if values else None
 
 
+def _initial_probe(result: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The probe's reading of the initial network (in the final probe if epoch 0 diverged)."""
+    if result.get("epochs"):
+        return result["epochs"][0]
+    return result.get("final_probe") or {}
+
+
 def _mean_of_layers(results: Sequence[dict[str, Any]], key: str) -> float | None:
     """Mean over seeds and hidden layers of a diagnostic at initialization."""
-    vals = [v for r in results for v in (r["epochs"][0].get(key) or []) if r.get("epochs")]
+    vals = [v for r in results for v in (_initial_probe(r).get(key) or [])]
     vals = [v for v in vals if v is not None and math.isfinite(v)]
     return float(np.mean(vals)) if vals else None
 
