@@ -350,6 +350,11 @@ class RunRecord:
     message: str | None
     result: dict[str, Any] | None
 
+    @property
+    def data(self) -> dict[str, Any]:
+        """The result, or an empty dict where there is none."""
+        return self.result or {}
+
 
 def _verdict(claim: str, holds: bool | None, evidence: str) -> dict[str, Any]:
     return {"claim": claim, "holds": holds, "evidence": evidence}
@@ -506,7 +511,7 @@ def aggregate_neurons(exp: Experiment, records: Sequence[RunRecord], *, n_neuron
     }
     if not runs:
         return out | {"verdicts": []}
-    grads = [np.asarray(r.result["neuron_gradients"], dtype=float) for r in runs]  # type: ignore[index]
+    grads = [np.asarray(r.data["neuron_gradients"], dtype=np.float64) for r in runs]
     first = [[g[:n_neurons] for g in run] for run in grads]  # run, layer, neuron
     n_layers = len(first[0])
     out["example"] = {"seed": runs[0].seed, "layers": [g.tolist() for g in first[0]]}
@@ -546,7 +551,7 @@ def aggregate_initial(exp: Experiment, records: Sequence[RunRecord]) -> dict[str
             "book": list(BOOK_INITIAL[h]) if h in BOOK_INITIAL else None,
         }
         if runs:
-            speeds = np.array([r.result["layer_speeds"] for r in runs])  # type: ignore[index]
+            speeds = np.array([r.data["layer_speeds"] for r in runs])
             band = stats.quantile_band(speeds)
             row |= band.to_dict()
             if row["book"] is not None:
@@ -555,7 +560,7 @@ def aggregate_initial(exp: Experiment, records: Sequence[RunRecord]) -> dict[str
                     for b, lo, hi in zip(row["book"], band.low, band.high, strict=True)
                 ]
             for key in ("mean_example_norms", "weight_grad_norms"):
-                values = np.array([r.result[key] for r in runs])  # type: ignore[index]
+                values = np.array([r.data[key] for r in runs])
                 row[key] = {"median": np.median(values, axis=0).tolist()}
             row["share_increasing"] = float(np.mean(np.all(np.diff(speeds, axis=1) > 0, axis=1)))
         rows.append(row)
@@ -628,8 +633,9 @@ def aggregate_training(exp: Experiment, records: Sequence[RunRecord]) -> dict[st
             row["ratio_typical"] = stats.geometric_mean(ratio_band.median)
             row["share_ordered"] = float(np.mean(np.all(np.diff(speeds, axis=2) > 0, axis=2)))
             row["share_first_slowest"] = float(np.mean(np.argmin(speeds, axis=2) == 0))
-            acc = [r.result.get("final_training_accuracy") for r in runs]  # type: ignore[union-attr]
-            acc = [100 * a for a in acc if a is not None]
+            acc = [
+                100 * a for r in runs if (a := r.data.get("final_training_accuracy")) is not None
+            ]
             row["final_accuracy"] = stats.describe(acc).to_dict() if acc else None
         rows.append(row)
     return {

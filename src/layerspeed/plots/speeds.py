@@ -27,7 +27,12 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-BOOK_STYLE = {"marker": "*", "color": "crimson", "markersize": 11, "linestyle": "none"}
+BOOK_STYLE: dict[str, Any] = {
+    "marker": "*",
+    "color": "crimson",
+    "markersize": 11,
+    "linestyle": "none",
+}
 
 
 def plot_neuron_bars(ax: Axes, neurons: Mapping[str, Any]) -> Axes:
