@@ -54,8 +54,8 @@ def test_describe_a_single_run_has_no_spread_and_stays_plain_json():
 def test_welch_by_hand_and_against_scipy():
     a, b = [1, 2, 3, 4, 5], [2, 4, 6, 8, 10]
     w = stats.welch(a, b)
-    # var a = 2.5, var b = 10; se^2 = 2.5/5 + 10/5 = 2.5; t = (3 - 6)/sqrt(2.5) = -1.8974
-    assert w.t == pytest.approx(-3 / math.sqrt(2.5), rel=1e-12)
+    # var a = 2.5, var b = 10; se^2 = 2.5/5 + 10/5 = 2.5; t = (6 - 3)/sqrt(2.5) = 1.8974
+    assert w.t == pytest.approx(3 / math.sqrt(2.5), rel=1e-12)
     # df = 2.5^2 / (0.5^2/4 + 2^2/4) = 6.25 / 1.0625 = 5.882
     assert w.df == pytest.approx(6.25 / 1.0625, rel=1e-12)
     assert w.p == pytest.approx(2 * st.t.sf(3 / math.sqrt(2.5), 6.25 / 1.0625), rel=1e-9)

@@ -116,8 +116,8 @@ class Welch:
 def welch(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> Welch:
     """Welch's unequal-variance t-test between the runs ``a`` and ``b``.
 
-    ``t = (mean_a - mean_b) / sqrt(s_a^2/n_a + s_b^2/n_b)``; undefined (None) when either side
-    has fewer than two runs or both have no variance.
+    ``t = (mean_b - mean_a) / sqrt(s_a^2/n_a + s_b^2/n_b)``, of the sign of ``mean_difference``;
+    undefined (None) when either side has fewer than two runs or both have no variance.
     """
     x, y = _check(a), _check(b)
     diff = float(np.mean(y) - np.mean(x))
@@ -128,7 +128,7 @@ def welch(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> W
         return Welch(t=None, df=None, p=None, mean_difference=diff)
     with warnings.catch_warnings():  # near-identical samples: scipy warns, the numbers stand
         warnings.simplefilter("ignore", RuntimeWarning)
-        res = _st.ttest_ind(x, y, equal_var=False)
+        res = _st.ttest_ind(y, x, equal_var=False)  # t > 0 when b's mean is larger
     df = (va + vb) ** 2 / (va**2 / (x.size - 1) + vb**2 / (y.size - 1))
     return Welch(
         t=_finite_or_none(float(res.statistic)),

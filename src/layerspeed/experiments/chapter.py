@@ -311,7 +311,8 @@ def chapter_experiments(plan: Plan | None = None) -> tuple[Experiment, ...]:
     return (
         Experiment(
             "depth",
-            "Validation accuracy against depth (30 epochs, mini-batch 10, eta 0.1, lmbda 5.0)",
+            f"Validation accuracy against depth ({p.depth_epochs} epochs on {p.depth_n_train} "
+            "images, mini-batch 10, eta 0.1, lmbda 5.0)",
             tuple(DepthRun(s, epochs=p.depth_epochs, n_train=p.depth_n_train) for s in DEPTH_SIZES),
             p.seeds,
         ),
@@ -329,7 +330,8 @@ def chapter_experiments(plan: Plan | None = None) -> tuple[Experiment, ...]:
         ),
         Experiment(
             "training",
-            "Speed of learning during full-batch training on 1000 images",
+            f"Speed of learning during {p.training_epochs} epochs of full-batch training on "
+            "1000 images",
             tuple(TrainingSpeeds(s, epochs=p.training_epochs) for s in SPEED_SIZES),
             p.seeds,
         ),

@@ -100,10 +100,8 @@ def plot_depth(ax: Axes, depth: Mapping[str, Any]) -> Axes:
     if book:
         bx, by = zip(*book, strict=True)
         ax.plot(bx, by, label="book (single run)", **BOOK_STYLE)
-    ax.set_xticks(
-        h, [f"{int(k)}\n[{r['label'].replace('-', ',')}]" for k, r in zip(h, rows, strict=True)]
-    )
-    ax.set_xlabel("hidden layers")
+    ax.set_xticks(h, [str(int(k)) for k in h])
+    ax.set_xlabel("hidden layers of 30 neurons")
     ax.set_ylabel("validation accuracy (%)")
     ax.set_title("Accuracy against depth (dots: single seeds)")
     ax.legend(fontsize="small")
@@ -118,6 +116,7 @@ def plot_accuracy_curves(ax: Axes, depth: Mapping[str, Any]) -> Axes:
         ax.plot(epochs, c["median"], color=f"C{i}", label=f"{r['hidden_layers']} hidden")
         ax.fill_between(epochs, c["low"], c["high"], color=f"C{i}", alpha=0.2, lw=0)
     ax.set_xlabel("epoch")
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_ylabel("validation accuracy (%)")
     ax.set_title("Validation accuracy during training (median, 10-90% band)")
     ax.legend(fontsize="small")
@@ -186,14 +185,14 @@ def chapter_figures(results: Mapping[str, Any]) -> dict[str, Figure]:
         fig = Figure(figsize=(7, 5), layout="constrained")
         plot_initial_speeds(fig.add_subplot(), initial)
         figs["initial_speeds"] = fig
-    training = results.get("training")
-    rows = [r for r in (training or {}).get("rows", []) if r["n_runs"]]
+    training = results.get("training") or {}
+    rows = [r for r in training.get("rows", []) if r["n_runs"]]
     if rows:
         fig = Figure(figsize=(5 * len(rows), 4.2), layout="constrained")
         axes = np.atleast_1d(fig.subplots(1, len(rows), sharey=True))
         for ax, row in zip(axes, rows, strict=True):
             plot_training_speeds(ax, row)
-        fig.suptitle("Speed of learning during full-batch training on 1000 images")
+        fig.suptitle(training["title"])
         figs["training_speeds"] = fig
     chain = results.get("chain")
     if chain:
