@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 BOOK_STYLE: dict[str, Any] = {
     "marker": "*",
@@ -116,7 +117,7 @@ def plot_accuracy_curves(ax: Axes, depth: Mapping[str, Any]) -> Axes:
         ax.plot(epochs, c["median"], color=f"C{i}", label=f"{r['hidden_layers']} hidden")
         ax.fill_between(epochs, c["low"], c["high"], color=f"C{i}", alpha=0.2, lw=0)
     ax.set_xlabel("epoch")
-    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("validation accuracy (%)")
     ax.set_title("Validation accuracy during training (median, 10-90% band)")
     ax.legend(fontsize="small")
