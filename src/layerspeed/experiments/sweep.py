@@ -922,6 +922,26 @@ def _spread_text(p: dict[str, Any], when: str = "training") -> str:
     return "-" if s is None else f"{s['mean']:.2f}"
 
 
+def _mean_acc(p: Mapping[str, Any]) -> float:
+    return p["accuracy"]["mean"] if p["accuracy"] else -1.0
+
+
+def _listing(group: Sequence[dict[str, Any]], *, keep: int = 3) -> str:
+    """``label (accuracy, spread)`` for each point; for a long list the best and worst few."""
+
+    def one(p: dict[str, Any]) -> str:
+        return f"{p['label']} ({_acc_text(p)}, spread {_spread_text(p)})"
+
+    if len(group) <= 2 * keep:
+        return ", ".join(one(p) for p in group)
+    return (
+        "best "
+        + ", ".join(one(p) for p in group[:keep])
+        + "; ...; worst "
+        + ", ".join(one(p) for p in group[-keep:])
+    )
+
+
 def findings(summary: Mapping[str, Any]) -> list[str]:
     """Sentences with numbers: which grid points balance the speeds, and their accuracy."""
     points = summary["points"]
@@ -935,13 +955,12 @@ def findings(summary: Mapping[str, Any]) -> list[str]:
         ("exploding", "make the first hidden layer more than 10x faster than the last"),
         ("mixed", "are balanced in some seeds and unbalanced in as many others"),
     ):
-        g = sorted(groups.get(verdict, []), key=lambda p: -(p["accuracy"] or {"mean": -1})["mean"])
+        g = sorted(groups.get(verdict, []), key=_mean_acc, reverse=True)
         if not g:
             continue
         accs = [p["accuracy"]["mean"] for p in g if p["accuracy"]]
-        acc = f"; mean accuracy {np.mean(accs):.2f}%" if accs else ""
-        names = ", ".join(f"{p['label']} ({_acc_text(p)}, spread {_spread_text(p)})" for p in g)
-        out.append(f"{len(g)} of {len(points)} grid points {words}{acc}: {names}.")
+        acc = f"; accuracy {min(accs):.2f}% to {max(accs):.2f}%" if accs else ""
+        out.append(f"{len(g)} of {len(points)} grid points {words}{acc}: {_listing(g)}.")
     div = groups.get("diverged", [])
     if div:
         out.append(
@@ -950,11 +969,36 @@ def findings(summary: Mapping[str, Any]) -> list[str]:
             + "."
         )
     scored = [p for p in points if p["accuracy"] and p["spread_training"]]
+    if scored:
+        best = max(scored, key=_mean_acc)
+        out.append(
+            f"Best accuracy: {best['label']}, {_acc_text(best)}, speed spread "
+            f"{_spread_text(best, 'initial')} at initialization and {_spread_text(best)} in "
+            f"training ({best['verdict']})."
+        )
+        # Balance is needed, not sufficient: saturated units learn slowly in every layer alike.
+        stuck = [
+            p
+            for p in groups.get("balanced", [])
+            if p["accuracy"]
+            and _mean_acc(p) < _mean_acc(best) - 5
+            and (p["saturated_share"] or 0) > 0.1
+        ]
+        if stuck:
+            out.append(
+                "Balanced but held back by saturation (more than 10% of the units' derivatives "
+                "below 1% of their maximum at initialization): "
+                + ", ".join(
+                    f"{p['label']} ({_acc_text(p)}, {100 * p['saturated_share']:.0f}% saturated)"
+                    for p in sorted(stuck, key=_mean_acc, reverse=True)
+                )
+                + "."
+            )
     if len(scored) >= 3:
         from scipy.stats import spearmanr
 
         rho = spearmanr(
-            [p["spread_training"]["mean"] for p in scored], [p["accuracy"]["mean"] for p in scored]
+            [p["spread_training"]["mean"] for p in scored], [_mean_acc(p) for p in scored]
         ).statistic
         if math.isfinite(rho):
             out.append(
@@ -962,13 +1006,6 @@ def findings(summary: Mapping[str, Any]) -> list[str]:
                 f"training and the accuracy have Spearman rank correlation {rho:+.2f} "
                 f"(negative: the more unequal the layers' speeds, the lower the accuracy)."
             )
-    if scored:
-        best = max(scored, key=lambda p: p["accuracy"]["mean"])
-        out.append(
-            f"Best accuracy: {best['label']}, {_acc_text(best)}, speed spread "
-            f"{_spread_text(best, 'initial')} at initialization and {_spread_text(best)} in "
-            f"training ({best['verdict']})."
-        )
     out.extend(_scaled_sigmoid_findings(points))
     return out
 
@@ -984,20 +1021,26 @@ def _scaled_sigmoid_findings(points: Sequence[dict[str, Any]]) -> list[str]:
         return tuple(sorted((k, v) for k, v in p["params"].items() if k != "activation"))
 
     scaled = {key(p): p for p in points if p["params"].get("activation") == "scaled_sigmoid"}
-    out = []
-    for p in points:
-        q = scaled.get(key(p)) if p["params"].get("activation") == "sigmoid" else None
-        if q is None:
-            continue
-        rest = ",".join(f"{k}={v}" for k, v in key(p)) or "the same settings"
-        out.append(
-            f"A larger derivative (the exercise): with {rest}, scaled_sigmoid (max derivative 1) "
-            f"against sigmoid (1/4): speed spread at initialization {_spread_text(q, 'initial')} "
-            f"vs {_spread_text(p, 'initial')}, in training {_spread_text(q)} vs "
-            f"{_spread_text(p)} ({q['verdict']} vs {p['verdict']}); accuracy {_acc_text(q)} vs "
-            f"{_acc_text(p)}."
-        )
-    return out
+    pairs = [
+        (p, scaled[key(p)])
+        for p in points
+        if p["params"].get("activation") == "sigmoid" and key(p) in scaled
+    ]
+    if not pairs:
+        return []
+    n_bal = [sum(x["verdict"] == "balanced" for x in side) for side in zip(*pairs, strict=True)]
+    per_pair = "; ".join(
+        (",".join(f"{k}={v}" for k, v in key(p)) or "same settings")
+        + f": spread in training {_spread_text(q)} vs {_spread_text(p)}, "
+        + f"accuracy {_mean_acc(q):.1f}% vs {_mean_acc(p):.1f}%"
+        for p, q in pairs
+    )
+    return [
+        "A larger derivative (the chapter's exercise): scaled_sigmoid = 4 sigma - 2, whose "
+        "derivative reaches 1 instead of 1/4, balances the layers' speeds at "
+        f"{n_bal[1]} of {len(pairs)} settings against sigmoid's {n_bal[0]} "
+        f"(scaled_sigmoid vs sigmoid; {per_pair})."
+    ]
 
 
 def _ci(d: Mapping[str, Any] | None) -> str:

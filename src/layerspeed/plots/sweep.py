@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
@@ -51,30 +52,35 @@ def _err(ds: Sequence[Mapping[str, Any] | None]) -> np.ndarray:
 def plot_grid(
     ax: Axes, summary: Mapping[str, Any], key: str, *, title: str, cmap: str = "viridis"
 ) -> Axes:
-    """Heatmap of ``point[key]["mean"]`` over the first two axes of the grid."""
+    """Heatmap of ``point[key]["mean"]`` over the first two axes of the grid.
+
+    A cell notes how many of its runs diverged; grey where all did."""
     axes = list(summary["axes"])
     rows_axis, cols_axis = axes[0], axes[1]
     rows, cols = summary["axes"][rows_axis], summary["axes"][cols_axis]
     grid = np.full((len(rows), len(cols)), np.nan)
+    diverged = np.zeros((len(rows), len(cols)), dtype=int)
+    n_runs = np.zeros((len(rows), len(cols)), dtype=int)
     for p in summary["points"]:
         i = rows.index(p["params"][rows_axis])
         j = cols.index(p["params"][cols_axis])
         grid[i, j] = _mean(p[key])
-    im = ax.imshow(grid, cmap=cmap, aspect="auto")
+        diverged[i, j] = p["status"]["diverged"]
+        n_runs[i, j] = p["n_runs"]
+    colormap = matplotlib.colormaps[cmap].copy()
+    colormap.set_bad("lightgrey")  # no number: every run diverged
+    im = ax.imshow(np.ma.masked_invalid(grid), cmap=colormap, aspect="auto")
     finite = grid[np.isfinite(grid)]
     mid = (finite.min() + finite.max()) / 2 if finite.size else 0.0
     for i in range(len(rows)):
         for j in range(len(cols)):
             v = grid[i, j]
-            text = "div." if np.isnan(v) else f"{v:.2f}" if abs(v) < 10 else f"{v:.1f}"
+            text = "-" if np.isnan(v) else f"{v:.2f}" if abs(v) < 10 else f"{v:.1f}"
+            if diverged[i, j]:
+                text += f"\n{diverged[i, j]}/{n_runs[i, j]} div."
+            dark = not np.isnan(v) and v < mid
             ax.text(
-                j,
-                i,
-                text,
-                ha="center",
-                va="center",
-                fontsize=7,
-                color="white" if np.isnan(v) or v < mid else "black",
+                j, i, text, ha="center", va="center", fontsize=7, color="white" if dark else "black"
             )
     ax.set_xticks(range(len(cols)), [str(c) for c in cols], rotation=30, ha="right")
     ax.set_yticks(range(len(rows)), [str(r) for r in rows])
@@ -129,9 +135,13 @@ def plot_accuracy(ax: Axes, summary: Mapping[str, Any]) -> Axes:
 def plot_spread_accuracy(ax: Axes, summary: Mapping[str, Any]) -> Axes:
     """Accuracy against the speed spread in training; error bars are 95% intervals.
 
+    Points more than 5 points below the best, or past the threshold, are named.
+
     The red line is the flag threshold: right of it the first and last hidden layers' speeds
     differ by more than 10x."""
     seen = set()
+    accs = [_mean(p["accuracy"]) for p in summary["points"] if p["accuracy"]]
+    best = max(accs) if accs else 0.0
     for p in summary["points"]:
         s, a = p["spread_training"], p["accuracy"]
         if s is None or a is None:
@@ -149,13 +159,14 @@ def plot_spread_accuracy(ax: Axes, summary: Mapping[str, Any]) -> Axes:
             label=verdict if verdict not in seen else None,
         )
         seen.add(verdict)
-        ax.annotate(
-            p["label"].replace("activation=", "").replace("init=", ""),
-            (_mean(s), _mean(a)),
-            fontsize=5,
-            xytext=(3, 2),
-            textcoords="offset points",
-        )
+        if _mean(a) < best - 5 or _mean(s) > 1:  # name the outliers; the crowd at the top
+            ax.annotate(  # would be unreadable
+                ",".join(str(v) for v in p["params"].values()),
+                (_mean(s), _mean(a)),
+                fontsize=6,
+                xytext=(3, 2),
+                textcoords="offset points",
+            )
     ax.axvline(1.0, color="crimson", lw=0.8, ls="--")
     # A 95% t interval over two or three seeds can be wider than the whole range: keep the
     # view on the means and let such bars run off it.
