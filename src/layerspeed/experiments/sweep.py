@@ -407,7 +407,7 @@ def load_sweep_data(
         else:
             from layerspeed.data import load_mnist
 
-            mnist = load_mnist(offline=offline, data_dir=data_dir)
+            mnist = load_mnist(offline=offline, data_dir=Path(data_dir) if data_dir else None)
             # Back to the grey levels: x = k / 255 in float64, so rint(255 x) is k exactly.
             tx = np.rint(mnist.training.x[:n_train] * 255).astype(np.uint8)
             ty = mnist.training.labels[:n_train]
@@ -669,16 +669,28 @@ def _cost(task: SweepTask) -> float:
     return params * r.epochs * (3.0 * r.n_train + r.n_eval + 3.0 * r.n_probe)
 
 
-def local_pool(data: dict[str, SweepData], workers: int | None = None) -> ProcessPoolExecutor:
-    """Local worker processes ("spawn"), one BLAS thread each, the data shipped once to each."""
-    from layerspeed.experiments.runner import default_workers
+class LocalPool(ProcessPoolExecutor):
+    """A process pool whose workers hold ``data`` from their start (see :func:`local_pool`)."""
 
-    return ProcessPoolExecutor(
-        max_workers=workers or default_workers(),
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_install,
-        initargs=(data,),
-    )
+    def __init__(self, data: dict[str, SweepData], workers: int | None = None) -> None:
+        from layerspeed.experiments.runner import default_workers
+
+        super().__init__(
+            max_workers=workers or default_workers(),
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_install,
+            initargs=(data,),
+        )
+        self.data_keys = _keys(data)
+
+
+def _keys(data: Mapping[str, SweepData]) -> dict[str, str]:
+    return {name: d.key for name, d in data.items()}
+
+
+def local_pool(data: dict[str, SweepData], workers: int | None = None) -> LocalPool:
+    """Local worker processes ("spawn"), one BLAS thread each, the data shipped once to each."""
+    return LocalPool(data, workers)
 
 
 def _dask_client(executor: Executor) -> Any | None:
@@ -690,7 +702,10 @@ def _dask_client(executor: Executor) -> Any | None:
 
 @contextmanager
 def _silent(total: int, description: str) -> Iterator[Callable[[str], None]]:
-    yield lambda message="": None
+    def advance(message: str = "") -> None:
+        return None
+
+    yield advance
 
 
 def execute(
@@ -711,11 +726,12 @@ def execute(
         own = executor is None
         ex = executor if executor is not None else local_pool(data, workers)
         client = _dask_client(ex)
-        if own:
+        if isinstance(ex, LocalPool) and ex.data_keys == _keys(data):
             shared: Any = None  # installed in each worker by the pool's initializer
         elif client is not None:
-            # Sent to every worker once; a future as an argument is resolved by Dask.
-            shared = client.scatter(data, broadcast=True)
+            # Sent to every worker once; a future as an argument is resolved by Dask. In a
+            # list, so that the dict is one object (a dict's keys would become Dask's keys).
+            [shared] = client.scatter([data], broadcast=True)
         else:
             shared = data
         try:
@@ -981,6 +997,7 @@ def findings(summary: Mapping[str, Any]) -> list[str]:
             p
             for p in groups.get("balanced", [])
             if p["accuracy"]
+            and p["params"].get("activation") not in DEAD_ACTIVATIONS  # inactive, not flat
             and _mean_acc(p) < _mean_acc(best) - 5
             and (p["saturated_share"] or 0) > 0.1
         ]
@@ -1070,7 +1087,10 @@ def sweep_markdown(summary: Mapping[str, Any]) -> str:
         "",
         "Speed spread = log10(max / min layer speed ||mean dC/db||) over the hidden layers; "
         "flags: vanishing (first hidden layer > 10x slower than the last), exploding "
-        "(> 10x faster), balanced. Numbers are means over seeds with 95% t intervals.",
+        "(> 10x faster), balanced. Numbers are means over seeds with 95% t intervals. "
+        "Saturated: the share of (example, unit) pairs whose derivative is below 1% of its "
+        "maximum (for relu, the inactive ones, z <= 0); dead: relu units inactive on every "
+        "probe image.",
         "",
     ]
     lines += [f"- {f}" for f in summary["findings"]]

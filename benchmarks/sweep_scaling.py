@@ -1,0 +1,132 @@
+"""Benchmark: sweep throughput, in runs per minute, on 1 and 2 local workers and on Dask.
+
+The same small sweep (activation x initializer on [784,30,30,30,30,10], one epoch on the first
+``--n-train`` images, measured before and after) runs three times, each into a fresh folder:
+
+- ``local_pool`` with 1 worker process, then with 2 (one BLAS thread each);
+- a ``distributed.LocalCluster`` with 2 worker processes of one thread each, through
+  ``Client.get_executor()`` (skipped without ``layerspeed[cluster]``).
+
+Each executor is started and warmed up first, so the numbers are the steady throughput of a
+long sweep, not process start-up; the Dask figure includes the scatter of the data. The target
+is a speed-up of at least 1.7x from 1 to 2 workers on 2 cores. Every number printed was
+measured in this run.
+
+    python benchmarks/sweep_scaling.py                  # synthetic data, 16 runs
+    python benchmarks/sweep_scaling.py --data mnist     # MNIST from the local cache
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import tempfile
+import time
+from concurrent.futures import Executor, wait
+
+from layerspeed import __version__
+from layerspeed.experiments.sweep import (
+    Sweep,
+    SweepData,
+    execute,
+    load_sweep_data,
+    local_pool,
+    parse_sweep,
+    plan,
+)
+
+
+def _sleep(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def warm_up(executor: Executor, workers: int) -> None:
+    """Start every worker process (each sleeps, so none takes two) before the clock runs."""
+    wait([executor.submit(_sleep, 1.0) for _ in range(workers)])
+
+
+def timed(executor: Executor, sweep: Sweep, data: dict[str, SweepData], workers: int) -> float:
+    """Seconds to run the whole sweep on a warm ``executor`` into a fresh folder."""
+    warm_up(executor, workers)
+    with tempfile.TemporaryDirectory() as out:
+        tasks = plan(sweep, out)
+        start = time.perf_counter()
+        outcomes = execute(tasks, data, executor=executor)
+        seconds = time.perf_counter() - start
+    bad = [o for o in outcomes if o.status != "done"]
+    if bad:
+        raise SystemExit(f"{len(bad)} runs did not finish: {bad[0].message}")
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", choices=["synthetic", "mnist"], default="synthetic")
+    parser.add_argument("--n-train", type=int, default=3000)
+    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--no-dask", action="store_true", help="skip the LocalCluster")
+    args = parser.parse_args()
+
+    sweep = parse_sweep(
+        {
+            "name": "scaling",
+            "seeds": args.seeds,
+            "base": {
+                "depth": 4,
+                "width": 30,
+                "epochs": 1,
+                "n_train": args.n_train,
+                "n_probe": 500,
+                "n_eval": 2000,
+                "data": args.data,
+            },
+            "grid": {
+                "activation": ["sigmoid", "tanh", "relu", "softplus"],
+                "init": ["default", "he"],
+            },
+        }
+    )
+    n = len(sweep.points()) * len(sweep.seeds)
+    data = load_sweep_data(sweep, offline=True)
+    print(
+        f"layerspeed {__version__}, Python {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs ({len(os.sched_getaffinity(0))} usable); {n} runs of "
+        f"[784,30,30,30,30,10], 1 epoch on {args.n_train} {args.data} images"
+    )
+    rows: list[tuple[str, float]] = []
+    for workers in (1, 2):
+        with local_pool(data, workers) as pool:
+            rows.append(
+                (
+                    f"local_pool, {workers} worker{'s' * (workers > 1)}",
+                    timed(pool, sweep, data, workers),
+                )
+            )
+    if not args.no_dask:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            print('(Dask skipped: pip install "layerspeed[cluster]")')
+        else:
+            with (
+                LocalCluster(
+                    n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+                ) as cluster,
+                Client(cluster) as client,
+            ):
+                rows.append(
+                    ("Dask LocalCluster, 2 workers", timed(client.get_executor(), sweep, data, 2))
+                )
+    print(f"{'executor':<32} {'seconds':>8} {'runs/min':>9} {'vs 1 worker':>12}")
+    base = rows[0][1]
+    for name, seconds in rows:
+        print(f"{name:<32} {seconds:>8.2f} {60 * n / seconds:>9.1f} {base / seconds:>11.2f}x")
+    speedup = base / rows[1][1]
+    verdict = "meets" if speedup >= 1.7 else "misses"
+    print(f"1 -> 2 workers: {speedup:.2f}x ({verdict} the 1.7x target)")
+
+
+if __name__ == "__main__":
+    main()
