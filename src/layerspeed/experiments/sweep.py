@@ -180,7 +180,7 @@ def check_value(key: str, value: Any, *, where: str | None = None) -> None:
 class GridPoint:
     """One point of the grid: its label, the axes' values there, and the run config."""
 
-    label: str  # "activation=relu,init=he"; "base" when the grid has one point
+    label: str  # the axes' values, "activation=relu,init=he": the run folder's name
     params: dict[str, Any]  # the grid axes' values at this point
     run: SweepRun
 
