@@ -108,6 +108,7 @@ def reproduce(out: Path, seeds: int | None, workers: int | None, quick: bool, of
             "quick": quick,
             "seeds": {e.name: e.n_seeds for e in experiments},
             "workers": n_workers,
+            "runs_this_time": pending,  # the rest were already done
         }
     }
     results |= aggregate(experiments, collect(experiments, out))

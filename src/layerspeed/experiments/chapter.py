@@ -27,7 +27,9 @@ standard deviation of one run), every list is a plain list; ``sizes`` are lists 
     {
       "meta": {"layerspeed_version", "python", "numpy", "scipy", "matplotlib", "date",
                "argv": [...], "quick": bool, "seeds": {experiment: n_seeds},
-               "workers": int, "elapsed_s": float},
+               "workers": int, "runs_this_time": int, "elapsed_s": float},
+               # runs_this_time and elapsed_s count this invocation only: a rerun skips
+               # the runs already done
       "runs": {"total": int, "done": int, "diverged": int, "failed": int,
                "problems": [{"experiment", "label", "seed", "status", "message"}]},
       "depth": {
