@@ -23,9 +23,11 @@ from layerspeed.experiments.sweep import (
     FLAG_RATIO,
     Sweep,
     assess,
+    execute,
     instability,
     load_preset,
     load_sweep,
+    load_sweep_data,
     parse_sweep,
     plan,
     run_sweep,
@@ -310,6 +312,18 @@ def test_diverged_run_is_recorded_as_diverged(tmp_path: Path) -> None:
     assert summary["runs"]["diverged"] == 2 and summary["points"][0]["verdict"] == "diverged"
     with ThreadPoolExecutor(1) as ex:  # not lost, and not run again
         assert run_sweep(sweep, tmp_path, executor=ex)["meta"]["ran"] == 0
+
+
+def test_failed_run_is_recorded_and_rerun(tmp_path: Path) -> None:
+    sweep = parse_sweep({**tiny(activation=["relu"]), "seeds": 1})
+    tasks = plan(sweep, tmp_path)
+    with ThreadPoolExecutor(1) as ex:
+        [outcome] = execute(tasks, {}, executor=ex)  # no data: the run fails in the worker
+    assert outcome.status == "failed" and "KeyError" in (outcome.message or "")
+    assert _statuses(tmp_path) == {"activation=relu/seed-0": "failed"}
+    with ThreadPoolExecutor(1) as ex:
+        [again] = execute(tasks, load_sweep_data(sweep), executor=ex)
+    assert again.status == "done"
 
 
 # ---- the command line ----------------------------------------------------------------------

@@ -40,7 +40,8 @@ Where it runs: :func:`run_sweep` takes any ``concurrent.futures.Executor``. The 
 the data once (MNIST from the local cache, fetched if missing) and hands it to the workers:
 through the pool's initializer for the default local process pool, as ``client.scatter(...,
 broadcast=True)`` for Dask's ``Client.get_executor()``, as a plain argument otherwise. A worker
-never downloads anything.
+never downloads anything and writes no file: :func:`compute` returns the run's record and the
+driver writes every folder, so a cluster needs no file system shared with the driver.
 """
 
 from __future__ import annotations
@@ -623,29 +624,41 @@ def is_current(task: SweepTask) -> bool:
     )
 
 
-def run_sweep_task(task: SweepTask, data: dict[str, SweepData] | None = None) -> SweepOutcome:
-    """Run one task and write its folder; divergence and failure are recorded, not raised.
+@dataclass(frozen=True)
+class Computed:
+    """What a worker sends back: the run's status, message, ``result.json`` body and time."""
+
+    status: str  # "done", "diverged" or "failed"
+    message: str | None
+    result: dict[str, Any] | None  # None when failed
+    seconds: float
+
+
+def compute(task: SweepTask, data: dict[str, SweepData] | None = None) -> Computed:
+    """Run one task (in a worker) and return what to record; never raises, writes nothing.
 
     ``data``: the sweep's data sets; None means those the pool initializer installed. A
-    Dask future in its place is resolved by Dask before the call.
+    Dask future in its place is resolved by Dask before the call. Workers write no files, so
+    a cluster needs no file system shared with the driver: the driver writes every folder.
     """
     start = time.perf_counter()
-    folder = RunDir(Path(task.run_dir))
-    if is_current(task):
-        return SweepOutcome(task, folder.status or "done", None, 0.0)
-    folder.start(task.run.to_dict(), seed=task.seed, kind="sweep")
     try:
         sets = data if data is not None else _INSTALLED["data"]
         result, status, message = train_run(task.run, task.seed, sets[task.run.data])
-    except Exception as e:  # recorded in the folder and reported by the driver
-        message = f"{type(e).__name__}: {e}"
-        folder.fail(message)
-        return SweepOutcome(task, "failed", message, time.perf_counter() - start)
+    except Exception as e:  # recorded in the folder by the driver
+        return Computed("failed", f"{type(e).__name__}: {e}", None, time.perf_counter() - start)
     seconds = time.perf_counter() - start
-    folder.finish(
-        {**result, "params": task.params, "seconds": seconds}, status=status, message=message
-    )
-    return SweepOutcome(task, status, message, seconds)
+    return Computed(status, message, {**result, "params": task.params, "seconds": seconds}, seconds)
+
+
+def record(task: SweepTask, computed: Computed) -> SweepOutcome:
+    """Write a computed run into its folder (status last, so ``done`` always has a result)."""
+    folder = RunDir(Path(task.run_dir))
+    if computed.result is None:
+        folder.fail(computed.message or "failed")
+    else:
+        folder.finish(computed.result, status=computed.status, message=computed.message)
+    return SweepOutcome(task, computed.status, computed.message, computed.seconds)
 
 
 # ---- the driver ------------------------------------------------------------------------------
@@ -735,14 +748,17 @@ def execute(
         else:
             shared = data
         try:
-            futures: dict[Future[SweepOutcome], SweepTask] = {
-                ex.submit(run_sweep_task, t, shared): t for t in pending
-            }
+            futures: dict[Future[Computed], SweepTask] = {}
+            for t in pending:
+                # "running" from submission on: a sweep killed now reruns it next time.
+                RunDir(Path(t.run_dir)).start(t.run.to_dict(), seed=t.seed, kind="sweep")
+                futures[ex.submit(compute, t, shared)] = t
             for fut in as_completed(futures):
                 try:
-                    outcome = fut.result()
-                except Exception as e:  # a worker died: its folder still says "running"
-                    outcome = SweepOutcome(futures[fut], "failed", f"{type(e).__name__}: {e}", 0)
+                    computed = fut.result()
+                except Exception as e:  # the worker died or the executor failed
+                    computed = Computed("failed", f"{type(e).__name__}: {e}", None, 0.0)
+                outcome = record(futures[fut], computed)
                 outcomes.append(outcome)
                 advance(f"{outcome.task.name} {outcome.status} ({outcome.seconds:.1f} s)")
         except BaseException:
