@@ -41,7 +41,9 @@ def test_reproduce_quick_end_to_end_and_resume(tmp_path, capsys):
         for ext in ("png", "svg"):
             assert (out / "figures" / f"{stem}.{ext}").stat().st_size > 1000, stem
     results = _strict((out / "results.json").read_text())  # plain JSON: no NaN
-    assert set(results) >= {"meta", "runs", "depth", "neurons", "initial", "training", "chain"}
+    assert set(results) >= {
+        "meta", "runs", "depth", "neurons", "initial", "training", "chain", "remedies"
+    }  # fmt: skip
     meta = results["meta"]
     assert meta["quick"] is True and meta["argv"] and meta["seeds"]["depth"] == 2
     assert {"layerspeed_version", "numpy", "scipy", "matplotlib", "python", "date"} <= set(meta)
@@ -53,6 +55,16 @@ def test_reproduce_quick_end_to_end_and_resume(tmp_path, capsys):
     summary = (out / "summary.md").read_text()
     for text in ("96.48", "0.285", "--quick", "Holds", "## 4.", "chain"):
         assert text in summary, text
+    # The remedies sweep ran too: every activation x initializer, each over two seeds.
+    remedies = results["remedies"]
+    assert remedies["runs"]["total"] == 6 * 6 * 2 and remedies["runs"]["failed"] == 0
+    assert {p["params"]["activation"] for p in remedies["points"]} >= {"sigmoid", "scaled_sigmoid"}
+    assert "## Remedies" in summary and (out / "remedies" / "figures" / "sweep.png").is_file()
+    # ... and the report, whose path the command prints last.
+    report = out / "report.html"
+    assert f"The report: {report.resolve()}" in captured.out
+    page = report.read_text()
+    assert 'id="remedies"' in page and 'id="training"' in page and 'id="problems"' in page
     run = out / "runs" / "depth" / "784-30-30-10" / "seed-1"
     result = json.loads((run / "result.json").read_text())
     assert result["seed"] == 1 and result["config"]["epochs"] == 2

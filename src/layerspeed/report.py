@@ -66,6 +66,10 @@ def collect(directory: str | os.PathLike[str]) -> tuple[Json, list[Json]]:
     results = read_json(base / "results.json")
     if not isinstance(results, dict):
         results = {}
+    # A sweep's folder: its summary.json sums up every run under DIR/runs/.
+    sweep = read_json(base / "summary.json")
+    if not results and isinstance(sweep, dict) and isinstance(sweep.get("points"), list):
+        results = {"sweep": sweep}
     summed = {name for name in CHAPTER_EXPERIMENTS if name in results}
     runs = []
     for run in iter_runs(base):
@@ -75,6 +79,10 @@ def collect(directory: str | os.PathLike[str]) -> tuple[Json, list[Json]]:
         rel = run.path.relative_to(base).as_posix()
         parts = rel.split("/")
         if len(parts) > 1 and parts[0] == "runs" and parts[1] in summed:
+            continue
+        if ("sweep" in results and parts[0] == "runs") or (
+            "remedies" in results and parts[0] == "remedies"
+        ):
             continue
         status = read_json(run.path / "status.json")
         runs.append(
@@ -149,6 +157,13 @@ def to_html(results: Mapping[str, Any], runs: Sequence[Mapping[str, Any]] | None
             _problems_section,
             (results.get("chain") or {}).get("problems"),
         ),
+        (
+            "remedies",
+            "Remedies: activations and initializers side by side",
+            _sweep_section,
+            results.get("remedies"),
+        ),
+        ("sweep", "Sweep", _sweep_section, results.get("sweep")),
     ]
     toc = []
     for key, title, render, data in sections:
@@ -1086,6 +1101,61 @@ _META_LABELS = {
     "workers": "worker processes",
     "elapsed_s": "elapsed",
 }
+
+
+def _sweep_section(summary: Mapping[str, Any], figures: dict[str, Any]) -> str:
+    """A sweep's findings and one row per grid point (``layerspeed sweep``'s summary.json)."""
+    config = summary.get("config") or {}
+    axes = list((summary.get("axes") or {}).keys())
+    intro = (
+        f"<p>Every combination of {_esc(', '.join(axes) or 'the grid')} on the same network, "
+        "each over several seeds. The <em>speed spread</em> is log<sub>10</sub> of the fastest "
+        "hidden layer's speed over the slowest's: 0 when all layers learn equally fast, 2 when "
+        "one learns 100 times slower. A run is <em>vanishing</em> when its first hidden layer "
+        "learns more than 10 times slower than its last, <em>exploding</em> when it learns "
+        "more than 10 times faster.</p>"
+    )
+    base = config.get("base") if isinstance(config, Mapping) else None
+    settings = _config_line(base) if isinstance(base, Mapping) else ""
+    findings = summary.get("findings") or []
+    found = "".join(f"<li>{_esc(f)}</li>" for f in findings if isinstance(f, str))
+    rows = []
+    for point in summary.get("points") or []:
+        if not isinstance(point, Mapping):
+            continue
+        params = point.get("params") or {}
+        acc = point.get("accuracy") or {}
+        verdict = str(point.get("verdict") or "")
+        cls = {"balanced": "yes", "vanishing": "no", "exploding": "no"}.get(verdict, "maybe")
+        rows.append(
+            [_esc(params.get(a)) for a in axes]
+            + [
+                f'<span class="{cls}">{_esc(verdict)}</span>',
+                _num((point.get("spread_initial") or {}).get("mean"), ".2f"),
+                _num((point.get("spread_training") or {}).get("mean"), ".2f"),
+                f"{_num(acc.get('mean'), '.2f')}% "
+                f"<small>({_num(acc.get('ci_low'), '.2f')} &ndash; "
+                f"{_num(acc.get('ci_high'), '.2f')})</small>"
+                if acc.get("mean") is not None
+                else "&ndash;",
+                _pct(_times100(point.get("saturated_share"))),
+                _esc(point.get("n_runs")),
+            ]
+        )
+    head = [_esc(a) for a in axes] + [
+        "verdict",
+        "spread at init",
+        "spread in training",
+        "accuracy (95% CI)",
+        "saturated",
+        "runs",
+    ]
+    return (
+        intro
+        + settings
+        + (f'<ul class="findings">{found}</ul>' if found else "")
+        + _table(head, rows)
+    )
 
 
 def _meta_section(results: Mapping[str, Any]) -> str:

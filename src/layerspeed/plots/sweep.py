@@ -67,8 +67,7 @@ def plot_grid(
         grid[i, j] = _mean(p[key])
         diverged[i, j] = p["status"]["diverged"]
         n_runs[i, j] = p["n_runs"]
-    colormap = matplotlib.colormaps[cmap].copy()
-    colormap.set_bad("lightgrey")  # no number: every run diverged
+    colormap = matplotlib.colormaps[cmap].with_extremes(bad="lightgrey")  # all runs diverged
     im = ax.imshow(np.ma.masked_invalid(grid), cmap=colormap, aspect="auto")
     finite = grid[np.isfinite(grid)]
     mid = (finite.min() + finite.max()) / 2 if finite.size else 0.0
