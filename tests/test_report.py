@@ -301,3 +301,42 @@ def test_write_report_refuses_an_empty_folder(tmp_path):
 
     with pytest.raises(BadInput, match="no results.json"):
         write_report(tmp_path)
+
+
+def test_sweep_section_lists_every_grid_point_and_escapes(tmp_path):
+    from layerspeed.report import collect, to_html
+
+    point = {
+        "label": "activation=<b>relu</b>",
+        "params": {"activation": "<b>relu</b>", "init": "he"},
+        "n_runs": 2,
+        "verdict": "balanced",
+        "spread_initial": {"mean": 0.33},
+        "spread_training": {"mean": 0.25},
+        "accuracy": {"mean": 92.5, "ci_low": 91.0, "ci_high": 94.0},
+        "saturated_share": 0.5,
+    }
+    summary = {
+        "name": "remedies",
+        "axes": {"activation": ["<b>relu</b>"], "init": ["he"]},
+        "config": {"base": {"depth": 4}},
+        "points": [
+            point,
+            {
+                **point,
+                "params": {"activation": "sigmoid", "init": "default"},
+                "verdict": "vanishing",
+                "accuracy": {},
+            },
+        ],
+        "findings": ["relu & he balance the layers"],
+    }
+    page = to_html({"remedies": summary})
+    assert 'id="remedies"' in page
+    assert "&lt;b&gt;relu&lt;/b&gt;" in page and "<b>relu</b>" not in page
+    assert "92.50%" in page and "50.00%" in page and "vanishing" in page
+    assert "relu &amp; he balance the layers" in page
+    # A sweep's own folder: its summary.json stands for the run folders under runs/.
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    results, runs = collect(tmp_path)
+    assert results == {"sweep": summary} and runs == []
