@@ -262,7 +262,7 @@ def run_task(task: Task) -> Outcome:
 # ---- the driver ------------------------------------------------------------------------------
 
 
-def _one_blas_thread() -> None:
+def one_blas_thread() -> None:
     """Worker initializer: one BLAS thread, so N workers use N cores and no more."""
     for name in BLAS_ENV:
         os.environ[name] = "1"
@@ -286,7 +286,7 @@ def process_pool(workers: int | None = None) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(
         max_workers=workers or default_workers(),
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=_one_blas_thread,
+        initializer=one_blas_thread,
     )
 
 

@@ -425,9 +425,9 @@ _FLOATS: dict[str, tuple[Array, Array]] = {}
 
 def _install(data: dict[str, SweepData]) -> None:
     """Pool initializer: one BLAS thread, and the sweep's data, shipped once per worker."""
-    from layerspeed.experiments.runner import _one_blas_thread
+    from layerspeed.experiments.runner import one_blas_thread
 
-    _one_blas_thread()
+    one_blas_thread()
     _INSTALLED["data"] = data
 
 
