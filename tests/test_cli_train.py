@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -11,6 +12,10 @@ from layerspeed.cli import main
 from layerspeed.data import load_mnist, one_hot
 from layerspeed.nn import Network
 from layerspeed.probes import layer_speeds
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("LAYERSPEED_SKIP_REAL_DATA") == "1", reason="LAYERSPEED_SKIP_REAL_DATA=1"
+)
 
 
 def test_train_one_epoch_on_mnist_reaches_90_percent(tmp_path, capsys):
@@ -100,10 +105,53 @@ def test_malformed_load_file_is_rejected(tmp_path, capsys):
 
 def test_diverging_training_exits_nonzero_and_writes_nothing(tmp_path, capsys):
     saved, history = tmp_path / "net.json", tmp_path / "h.json"
-    args = ["train", "--sizes", "784,30,30,10", "--activation", "relu", "--init", "he",
-            "--eta", "1e300", "--epochs", "5", "--n-train", "200",
-            "--save", str(saved), "--history", str(history)]
+    args = [
+        "train",
+        "--sizes",
+        "784,30,30,10",
+        "--activation",
+        "relu",
+        "--init",
+        "he",
+        "--eta",
+        "1e300",
+        "--epochs",
+        "5",
+        "--n-train",
+        "200",
+        "--save",
+        str(saved),
+        "--history",
+        str(history),
+    ]
     assert main(args) == 1
     err = capsys.readouterr().err
     assert "diverged in epoch" in err and "--eta" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_negative_seed_is_a_bad_argument(capsys):
+    assert main(["train", "--sizes", "784,30,10", "--seed", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert "--seed" in err and "Traceback" not in err
+
+
+def test_unwritable_output_is_one_line_and_nonzero(tmp_path, capsys):
+    blocker = tmp_path / "afile"
+    blocker.write_text("")
+    args = [
+        "train",
+        "--sizes",
+        "784,30,10",
+        "--epochs",
+        "1",
+        "--n-train",
+        "50",
+        "--history",
+        str(blocker / "h.json"),
+    ]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    # It fails before training, with one line and no traceback.
+    assert err.startswith("layerspeed: error:") and len(err.strip().splitlines()) == 1
+    assert "afile" in err and "Traceback" not in err

@@ -11,7 +11,6 @@ import hashlib
 import io
 import os
 import tarfile
-import time
 import urllib.error
 from pathlib import Path
 
@@ -293,8 +292,13 @@ def test_real_mnist_fetch_and_load(monkeypatch):
         assert split.x.min() == 0.0 and split.x.max() == 1.0
         assert set(np.unique(split.labels)) == set(range(10))
     assert data.training.labels[:5].tolist() == [5, 0, 4, 1, 9]  # MNIST's first five
-    del data, split  # so the timed load does not also pay for a second 440 MB of memory
-    start = time.perf_counter()
-    load_mnist(offline=True)
-    seconds = time.perf_counter() - start
-    assert seconds < 1.0, f"a cached load took {seconds:.2f} s"
+    # Later loads read the parsed cache: the IDX files are not parsed again. (How fast that
+    # is, a benchmark's business, not a test's: about 0.3 s here.)
+    import layerspeed.data.mnist as mnist_module
+
+    def no_parse(paths):
+        raise AssertionError("the IDX files were parsed again")
+
+    monkeypatch.setattr(mnist_module, "_parse_raw", no_parse)
+    again = load_mnist(offline=True)
+    np.testing.assert_array_equal(again.test.labels, data.test.labels)

@@ -334,3 +334,29 @@ def test_prime_of_output_is_the_derivative_written_in_the_activation(name):
     z = np.linspace(-8, 8, 321)
     z = z[np.abs(z) > 1e-9]
     np.testing.assert_allclose(act.prime_of_output(act.fn(z)), act.prime(z), rtol=1e-9, atol=1e-12)
+
+
+def test_replaced_weights_in_any_memory_order_still_train():
+    from layerspeed.nn.train import minibatch_epoch, step
+
+    rng = np.random.default_rng(8)
+    x, y = _data(rng, 20, (6, 5, 3), "cross-entropy")
+    net = Network.create((6, 5, 3), rng=1)
+    plain = net.copy()
+    net.weights[0] = np.asfortranarray(net.weights[0])  # a user's assignment
+    order = np.arange(20)
+    minibatch_epoch(net, x, y, order, m=20, eta=1.0, lmbda=0.0)
+    step(plain, backprop(plain, x, y), eta=1.0, lmbda=0.0, n=20, m=20)
+    np.testing.assert_allclose(net.weights[0], plain.weights[0], rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "data, match",
+    [
+        ({"sizes": "784", "weights": [], "biases": []}, "must be a list"),
+        ({"sizes": [1, 1], "weights": [[[float("nan")]]], "biases": [[[0.0]]]}, "NaN"),
+    ],
+)
+def test_from_dict_rejects_string_sizes_and_non_finite_weights(data, match):
+    with pytest.raises(BadInput, match=match):
+        Network.from_dict(data)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 
 import numpy as np
 import pytest
@@ -98,9 +97,7 @@ def test_activation_comparison_spreads() -> None:
 
 
 def test_problems_command_json(capsys: pytest.CaptureFixture[str]) -> None:
-    start = time.perf_counter()
     assert main(["problems", "--json"]) == 0
-    elapsed = time.perf_counter() - start
     out = json.loads(capsys.readouterr().out)
     assert out["min_abs_w"] == 4.0
     assert round(out["width_max"]["abs_w"], 1) == 6.9
@@ -110,7 +107,6 @@ def test_problems_command_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert isinstance(out["activations"]["verdict"], str)
     for row in out["width_check"]:
         assert row["scan"] == pytest.approx(row["formula"], rel=1e-7)
-    assert elapsed < 2.0
 
 
 def test_problems_command_table(capsys: pytest.CaptureFixture[str]) -> None:

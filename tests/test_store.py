@@ -19,12 +19,24 @@ def test_a_failing_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["result.json"]
 
 
-def test_written_files_get_the_umask_permissions(tmp_path):
+def test_written_files_are_readable_strict_json(tmp_path):
     path = tmp_path / "x.json"
-    write_json_atomic(path, [])
-    mask = os.umask(0)
-    os.umask(mask)
-    assert os.stat(path).st_mode & 0o777 == 0o666 & ~mask
+    write_json_atomic(path, {"speeds": [1.5, float("nan"), float("inf")], "n": (1, 2)})
+    assert os.stat(path).st_mode & 0o777 == 0o644  # not mkstemp's 0600
+    # NaN and inf are not JSON: they are written as null.
+    assert json.loads(path.read_text(), parse_constant=lambda c: 1 / 0) == {
+        "speeds": [1.5, None, None],
+        "n": [1, 2],
+    }
+
+
+def test_a_done_status_with_an_unreadable_result_is_not_ended(tmp_path):
+    run = RunDir(tmp_path)
+    run.start({}, seed=0, kind="depth")
+    run.finish(result_record({}, seed=0, kind="depth", epochs=[], layer_names=[]))
+    assert run.is_ended()
+    (tmp_path / "result.json").write_text("")  # e.g. lost in a crash
+    assert not run.is_ended()
 
 
 def test_run_dir_lifecycle(tmp_path):

@@ -108,8 +108,10 @@ class SpeedProbe:
         self.backward_passes = 0  # how many extra passes it needed; tests read this
 
     def _is_probe_set(self, full_batch: FullBatch) -> bool:
-        fx = full_batch.x
-        return fx is self.x or (fx.shape == self.x.shape and np.array_equal(fx, self.x))
+        def same(a: Array, b: Array) -> bool:
+            return a is b or (a.shape == b.shape and np.array_equal(a, b))
+
+        return same(full_batch.x, self.x) and same(full_batch.y, self.y)
 
     def __call__(self, epoch: int, net: Network, full_batch: FullBatch | None) -> Mapping[str, Any]:
         if full_batch is not None and self._is_probe_set(full_batch):

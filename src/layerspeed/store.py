@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import os
 import tempfile
 from collections.abc import Iterator
@@ -35,19 +36,24 @@ STATUSES = ("running", "done", "diverged", "failed")
 ENDED = ("done", "diverged")  # runs that need not run again
 
 
-def _read_umask() -> int:
-    mask = os.umask(0)  # the only way to read it is to set it; read once, at import
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _read_umask()
-
-
-def _publish(tmp: str, path: Path) -> None:
-    # mkstemp creates the file 0600; give it the mode a plain open() would have.
-    os.chmod(tmp, 0o666 & ~_UMASK)
+def _publish(f: Any, tmp: str, path: Path) -> None:
+    """Make the finished temporary file durable and readable, then move it into place."""
+    f.flush()
+    os.fsync(f.fileno())
+    # mkstemp creates the file 0600; results are for reading, like any other output.
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
+
+
+def finite(v: Any) -> Any:
+    """``v`` with every NaN or infinite float replaced by None, so it is strict JSON."""
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, dict):
+        return {k: finite(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [finite(x) for x in v]
+    return v
 
 
 def write_json_atomic(
@@ -59,8 +65,8 @@ def write_json_atomic(
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=indent, allow_nan=True)
-        _publish(tmp, p)
+            json.dump(finite(data), f, indent=indent, allow_nan=False)
+            _publish(f, tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -74,7 +80,7 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
-        _publish(tmp, p)
+            _publish(f, tmp, p)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -113,17 +119,19 @@ class RunDir:
 
     def is_ended(self) -> bool:
         """Done or diverged, with its result on disk: nothing left to run."""
-        return self.status in ENDED and (self.path / "result.json").is_file()
+        return self.status in ENDED and isinstance(self.result, dict)
 
     def start(self, config: dict[str, Any], *, seed: int | None, kind: str) -> None:
+        # The status first: killed between the two writes, the folder says "running" and is
+        # run again, rather than pairing a new config with an old result.
+        write_json_atomic(
+            self.path / "status.json",
+            {"status": "running", "message": None, "started": now(), "finished": None},
+        )
         write_json_atomic(
             self.path / "config.json",
             {"layerspeed_version": __version__, "kind": kind, "seed": seed, "config": config},
             indent=2,
-        )
-        write_json_atomic(
-            self.path / "status.json",
-            {"status": "running", "message": None, "started": now(), "finished": None},
         )
 
     def finish(

@@ -46,6 +46,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LayerspeedError as e:
         print(f"layerspeed: error: {e}", file=sys.stderr)
         return e.exit_code
+    except OSError as e:  # an output folder that cannot be written, a full disk, ...
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"layerspeed: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("layerspeed: interrupted", file=sys.stderr)
         return 130

@@ -198,7 +198,7 @@ def _print_summary(results: dict[str, Any]) -> None:
 @click.option("--sizes", help="Layer sizes of a fresh network, e.g. 784,30,30,10.")
 @click.option(
     "--seed",
-    type=int,
+    type=click.IntRange(min=0),
     default=0,
     show_default=True,
     help="Seeds the fresh network as `layerspeed train --seed` does.",

@@ -26,7 +26,7 @@ N_PROBE = 1000  # the chapter measures speeds on the first 1000 training images
 @click.option("--mini-batch", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--eta", type=float, default=0.1, show_default=True, help="Learning rate.")
 @click.option("--lmbda", type=float, default=5.0, show_default=True, help="L2 regularization.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seeds the initial weights and the shuffles.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seeds the initial weights and the shuffles.")
 @click.option("--n-train", type=click.IntRange(min=1, max=50000), default=None, help="Train on the first N training images.")
 @click.option("--init", type=click.Choice(list(INITIALIZERS)), default="default", show_default=True)
 @click.option("--activation", type=click.Choice(list(ACTIVATIONS)), default="sigmoid", show_default=True, help="Hidden layers' activation.")
@@ -75,6 +75,13 @@ def train(
             "e.g. 784,30,10"
         )
 
+    # Find out now, not after training, whether the outputs can be written.
+    for out in (save_path, history_path):
+        if out is not None:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            if out.is_dir():
+                raise BadInput(f"{out} is a folder; give a file name")
+
     from layerspeed.data import load_mnist, one_hot
     from layerspeed.probes import SpeedProbe
 
@@ -120,7 +127,7 @@ def train(
                 "seed": seed,
                 "config": {
                     "sizes": list(net.sizes), "epochs": epochs, "mini_batch_size": mini_batch,
-                    "eta": eta, "lmbda": lmbda, "seed": seed, "n_train": n, "init": init,
+                    "eta": eta, "lmbda": lmbda, "seed": seed, "n_train": n, "init": None if load_path else init,
                     "activation": net.activation, "cost": net.cost, "dtype": dtype,
                     "load": str(load_path) if load_path else None,
                 },

@@ -337,22 +337,31 @@ def run_all(
 
 
 def collect(experiments: Sequence[Experiment], out: str | os.PathLike[str]) -> list[RunRecord]:
-    """What every planned run left on disk (also the runs never started, status None)."""
+    """What every planned run left on disk (also the runs never started, status None).
+
+    A folder that ended under another config (an earlier ``--quick`` run in the same place)
+    counts as not run: its numbers are not this plan's.
+    """
     records = []
     for exp in experiments:
         for cfg in exp.configs:
             for seed in exp.seeds:
-                run = RunDir(run_path(out, exp.name, cfg.label, seed))
+                path = run_path(out, exp.name, cfg.label, seed)
+                run = RunDir(path)
                 status_file = read_json(run.path / "status.json")
                 message = status_file.get("message") if isinstance(status_file, dict) else None
+                status = run.status
+                current = is_current(Task(exp.name, cfg, seed, str(path)))
+                if status in ("done", "diverged") and not current:
+                    status, message = None, "left by another config; not run with this one"
                 records.append(
                     RunRecord(
                         experiment=exp.name,
                         label=cfg.label,
                         seed=seed,
-                        status=run.status,
+                        status=status,
                         message=message,
-                        result=run.result if run.status in ("done", "diverged") else None,
+                        result=run.result if current else None,
                     )
                 )
     return records

@@ -428,6 +428,7 @@ def _install(data: dict[str, SweepData]) -> None:
     from layerspeed.experiments.runner import one_blas_thread
 
     one_blas_thread()
+    _INSTALLED["blas"] = {}
     _INSTALLED["data"] = data
 
 
@@ -642,6 +643,12 @@ def compute(task: SweepTask, data: dict[str, SweepData] | None = None) -> Comput
     a cluster needs no file system shared with the driver: the driver writes every folder.
     """
     start = time.perf_counter()
+    if not _INSTALLED.get("blas"):
+        # Dask's workers run no pool initializer: one BLAS thread here too, once per process.
+        from layerspeed.experiments.runner import one_blas_thread
+
+        one_blas_thread()
+        _INSTALLED["blas"] = {}
     try:
         sets = data if data is not None else _INSTALLED["data"]
         result, status, message = train_run(task.run, task.seed, sets[task.run.data])

@@ -68,6 +68,8 @@ class Network:
         # C order, so that w.T is the Fortran-ordered view that BLAS updates in place.
         self.weights = [np.ascontiguousarray(w) for w in self.weights]
         self.biases = [np.ascontiguousarray(b) for b in self.biases]
+        if self.weights and self.weights[0].dtype not in (np.float32, np.float64):
+            raise BadInput(f"weights of dtype {self.weights[0].dtype}: use float64 or float32")
         self._act = get_activation(self.activation)
         self._cost = get_cost(self.cost)
         self.cost = cost_name(self._cost)
@@ -98,8 +100,8 @@ class Network:
     ) -> Network:
         """A randomly initialized network.
 
-        As in network2.py all biases are drawn before all weights, layer by layer; the draws
-        come from ``rng`` (a Generator, or a seed for ``numpy.random.default_rng``).
+        Layer by layer, each layer's biases and then its weights are drawn from ``rng`` (a
+        Generator, or a seed for ``numpy.random.default_rng``).
         """
         sizes = tuple(int(s) for s in sizes)
         check_sizes(sizes)
@@ -155,6 +157,8 @@ class Network:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, source: str = "network") -> Network:
+        if not isinstance(data.get("sizes"), list):
+            raise BadInput(f"{source}: 'sizes' must be a list of layer sizes, e.g. [784, 30, 10]")
         try:
             sizes = tuple(int(s) for s in data["sizes"])
             weights = [np.asarray(w, dtype=np.float64) for w in data["weights"]]
@@ -166,6 +170,8 @@ class Network:
                 f"{source} is not a network in network2's JSON format "
                 f"(needs sizes, weights, biases, cost): {e}"
             ) from None
+        if not all(np.isfinite(a).all() for a in weights + biases):
+            raise BadInput(f"{source}: a weight or bias is NaN or infinite")
         return cls(sizes=sizes, weights=weights, biases=biases, activation=activation, cost=cost)
 
     def save(self, path: str | os.PathLike[str]) -> None:

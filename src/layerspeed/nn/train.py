@@ -107,6 +107,11 @@ def minibatch_epoch(
     """
     n = len(x)
     weights, biases = net.weights, net.biases
+    for l, w in enumerate(weights):
+        # gemm updates ``w.T`` in place only when ``w`` is C-ordered; anything else would
+        # be a silently dropped update, so make it so (the weights may have been replaced).
+        if not w.flags.c_contiguous or w.dtype != net.dtype:
+            weights[l] = np.ascontiguousarray(w, dtype=net.dtype)
     fn, prime_of_output = net._act.fn, net._act.prime_of_output
     out_fn = sigmoid if net._cost.output == "sigmoid" else softmax
     cost_delta = net._cost.delta
