@@ -173,6 +173,11 @@
       xt = o.xcats.map(function (c, i) { return { v: i, major: true, text: c }; });
     } else {
       xt = o.xlog ? logTicks(o.xd) : linearTicks(o.xd, Math.max(3, Math.round((box.x1 - box.x0) / 70)));
+      // Epochs and steps are whole numbers: no tick at epoch 1.5.
+      var whole = xt.filter(function (t) { return Number.isInteger(t.v); });
+      if (!o.xlog && Number.isInteger(o.xd[0]) && Number.isInteger(o.xd[1]) && whole.length >= 2) {
+        xt = whole;
+      }
     }
     xt.forEach(function (t) {
       var px = x(t.v);
