@@ -105,7 +105,7 @@ def test_chain_checks_itself() -> None:
 
 
 def test_cross_entropy_cost_three_ways() -> None:
-    chain = ch.Chain(ch.DEFAULT_WEIGHTS, ch.DEFAULT_BIASES, cost="cross_entropy")
+    chain = ch.Chain(ch.DEFAULT_WEIGHTS, ch.DEFAULT_BIASES, cost="cross-entropy")
     r = ch.analyse(chain)
     np.testing.assert_allclose(r.dC_db1_formula, r.dC_db1_backprop, rtol=1e-12)
     np.testing.assert_allclose(r.dC_db1_finite_difference, r.dC_db1_backprop, rtol=1e-6)

@@ -64,7 +64,7 @@ def _cross_entropy_da(a: Array, y: Array) -> Array:
 
 COSTS: dict[str, ChainCost] = {
     "quadratic": ChainCost(_quadratic, _quadratic_da),
-    "cross_entropy": ChainCost(_cross_entropy, _cross_entropy_da),
+    "cross-entropy": ChainCost(_cross_entropy, _cross_entropy_da),  # spelled as in `train`
 }
 
 
