@@ -27,6 +27,7 @@ from layerspeed.experiments import (
     run_all,
     runner,
 )
+from layerspeed.experiments.driver import DataSet
 from layerspeed.store import RunDir
 
 
@@ -56,9 +57,15 @@ def _synthetic_mnist(n: int = 300) -> MNIST:
 
 @pytest.fixture
 def fake_data(monkeypatch):
-    data = _synthetic_mnist()
-    monkeypatch.setattr(runner, "load_data", lambda data_dir: data)
-    return data
+    """The driver's data, as it would load MNIST; the workers get it from the driver."""
+    calls = []
+
+    def load(tasks, *, offline=False, data_dir=None):
+        calls.append(len(tasks))
+        return DataSet.from_mnist(_synthetic_mnist(), 300, 100)
+
+    monkeypatch.setattr(runner, "load_data", load)
+    return calls
 
 
 def _small() -> tuple[Experiment, ...]:
@@ -116,8 +123,10 @@ def test_resume_reruns_only_the_interrupted_run(tmp_path, fake_data):
     assert (victim.path / "status.json").stat().st_mtime_ns != victim_stamp
     new_result = victim.result
     assert new_result["layer_speeds"] == old_result["layer_speeds"]  # same seed, same numbers
-    # A third run has nothing to do.
+    # A third run has nothing to do, and loads no data.
+    loads = len(fake_data)
     assert run_all(exps, tmp_path, executor=SerialExecutor()) == []
+    assert len(fake_data) == loads
 
 
 def test_results_do_not_depend_on_the_executor(tmp_path, fake_data):
@@ -142,19 +151,46 @@ def test_training_run_measures_from_the_step_itself(tmp_path, fake_data):
     assert agg["rows"][0]["n_runs"] == 2 and len(agg["rows"][0]["layers"][0]["median"]) == 5
 
 
-def test_a_failed_run_is_recorded_and_retried(tmp_path, monkeypatch):
-    def broken(data_dir):
+def test_a_failed_run_is_recorded_and_retried(tmp_path, monkeypatch, fake_data):
+    def broken(cfg, seed, data):
         raise OSError("disk on fire")
 
-    monkeypatch.setattr(runner, "load_data", broken)
-    exps = _small()[1:2]
-    outcomes = run_all(exps, tmp_path, executor=SerialExecutor())
+    with monkeypatch.context() as m:
+        m.setitem(runner.RUNNERS, "initial", broken)
+        exps = _small()[1:2]
+        outcomes = run_all(exps, tmp_path, executor=SerialExecutor())
     assert {o.status for o in outcomes} == {"failed"}
     assert "disk on fire" in outcomes[0].message
+    assert RunDir(Path(outcomes[0].task.run_dir)).status == "failed"
     results = aggregate(exps, collect(exps, tmp_path))
     assert results["runs"]["failed"] == 3 and results["initial"]["rows"][0]["n_runs"] == 0
-    monkeypatch.setattr(runner, "load_data", lambda data_dir: _synthetic_mnist())
     assert {o.status for o in run_all(exps, tmp_path, executor=SerialExecutor())} == {"done"}
+
+
+def test_a_run_killed_with_its_worker_is_recorded_as_failed(tmp_path, fake_data):
+    class DeadExecutor(Executor):
+        def submit(self, fn, /, *args, **kwargs):
+            f: Future = Future()
+            f.set_exception(RuntimeError("worker died"))
+            return f
+
+    exps = _small()[1:2]
+    outcomes = run_all(exps, tmp_path, executor=DeadExecutor())
+    assert {o.status for o in outcomes} == {"failed"}
+    assert {RunDir(Path(o.task.run_dir)).status for o in outcomes} == {"failed"}
+
+
+def test_runs_are_marked_running_by_the_driver_before_they_are_computed(tmp_path, fake_data):
+    seen = []
+
+    class Peek(SerialExecutor):
+        def submit(self, fn, /, *args, **kwargs):
+            task = args[1]
+            seen.append((RunDir(Path(task.run_dir)).status, os.getpid()))
+            return super().submit(fn, *args, **kwargs)
+
+    run_all(_small()[1:2], tmp_path, executor=Peek())
+    assert [s for s, _ in seen] == ["running"] * 3
 
 
 def test_a_diverged_run_is_recorded_with_its_epochs(tmp_path, fake_data):
@@ -192,21 +228,23 @@ def test_tasks_are_planned_one_folder_per_experiment_config_and_seed(tmp_path):
     os.environ.get("LAYERSPEED_SKIP_REAL_DATA") == "1", reason="LAYERSPEED_SKIP_REAL_DATA=1"
 )
 def test_process_pool_gives_what_one_process_gives(tmp_path):
-    """Spawned workers, one BLAS thread each, reading MNIST from the cache: same numbers."""
-    from layerspeed.data import load_mnist
-
-    load_mnist()  # the driver's job: make sure the cache is there
+    """Spawned workers, one BLAS thread each, MNIST shipped by the driver: same numbers."""
     exps = (
         Experiment("initial", "i", (InitialSpeeds((784, 30, 30, 10), n_probe=200),), 2),
         Experiment("training", "t", (TrainingSpeeds((784, 30, 10), epochs=3, n_train=200),), 1),
     )
-    with runner.process_pool(2) as pool:
+    with runner.process_pool(2) as pool:  # the data goes with each task
         outcomes = run_all(exps, tmp_path / "pool", executor=pool)
     assert {o.status for o in outcomes} == {"done"}
+    outcomes = run_all(exps, tmp_path / "local", workers=2)  # the data goes once per worker
+    assert {o.status for o in outcomes} == {"done"}
     run_all(exps, tmp_path / "here", executor=SerialExecutor())
-    for a, b in zip(
-        collect(exps, tmp_path / "pool"), collect(exps, tmp_path / "here"), strict=True
-    ):
+    pool, local = collect(exps, tmp_path / "pool"), collect(exps, tmp_path / "local")
+    for a, b in zip(pool, local, strict=True):  # one BLAS thread on both sides: bit for bit
+        assert {k: v for k, v in a.result.items() if k != "seconds"} == {
+            k: v for k, v in b.result.items() if k != "seconds"
+        }
+    for a, b in zip(pool, collect(exps, tmp_path / "here"), strict=True):
         # Equal up to rounding: here BLAS may use several threads, and sums in another order.
         assert a.result["epochs"][0].keys() == b.result["epochs"][0].keys()
         for ea, eb in zip(a.result["epochs"], b.result["epochs"], strict=True):

@@ -102,7 +102,7 @@ def reproduce(out: Path, seeds: int | None, workers: int | None, quick: bool, of
             if outcome.status != "done":
                 problems.append(f"{outcome.task.name}: {outcome.status}: {outcome.message}")
 
-        run_all(experiments, out, workers=n_workers, on_outcome=report)
+        run_all(experiments, out, workers=n_workers, offline=offline, on_outcome=report)
 
     # The chapter asks "how should we deal with it?": the remedies, measured side by side.
     remedies = run_preset(

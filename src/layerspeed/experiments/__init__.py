@@ -1,7 +1,9 @@
-"""The chapter's experiments as declarative configs, and one runner for all of them.
+"""The chapter's experiments as declarative configs, and one driver for all of them.
 
 :mod:`layerspeed.experiments.chapter` says what is run (and how the results are summed up);
-:mod:`layerspeed.experiments.runner` runs it on any ``concurrent.futures.Executor``.
+:mod:`layerspeed.experiments.runner` supplies its runs, and :mod:`layerspeed.experiments.sweep`
+the sweeps', to :mod:`layerspeed.experiments.driver`, which runs them on any
+``concurrent.futures.Executor`` and writes every run folder.
 """
 
 from layerspeed.experiments.chapter import (
@@ -26,7 +28,6 @@ from layerspeed.experiments.runner import (
     plan_tasks,
     process_pool,
     run_all,
-    run_task,
 )
 
 __all__ = [
@@ -48,6 +49,5 @@ __all__ = [
     "plan_tasks",
     "process_pool",
     "run_all",
-    "run_task",
     "verdicts",
 ]

@@ -36,9 +36,10 @@ Seeding follows :mod:`layerspeed.experiments.runner`: the weights come from
 with the same seed and initializer starts from the same draws, and a run's numbers depend only
 on its config and seed, never on the executor or the order.
 
-Where it runs: :func:`run_sweep` takes any ``concurrent.futures.Executor``. The driver loads
-the data once (MNIST from the local cache, fetched if missing) and hands it to the workers:
-through the pool's initializer for the default local process pool, as ``client.scatter(...,
+Where it runs: :func:`run_sweep` takes any ``concurrent.futures.Executor``, through the
+driver the chapter's runs use (:mod:`layerspeed.experiments.driver`). It loads the data once
+(MNIST from the local cache, fetched if missing) and hands it to the workers: through the
+pool's initializer for the default local process pool, as ``client.scatter(...,
 broadcast=True)`` for Dask's ``Client.get_executor()``, as a plain argument otherwise. A worker
 never downloads anything and writes no file: :func:`compute` returns the run's record and the
 driver writes every folder, so a cluster needs no file system shared with the driver.
@@ -46,25 +47,32 @@ driver writes every folder, so a cluster needs no file system shared with the dr
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import math
-import multiprocessing
 import os
 import time
 import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from layerspeed import __version__, stats
 from layerspeed.errors import BadInput, DivergenceError
+from layerspeed.experiments.driver import (
+    DataSet,
+    LocalPool,
+    Outcome,
+    floats,
+    is_current,
+    pending,
+)
+from layerspeed.experiments.driver import run as drive
 from layerspeed.nn import Network, SGDConfig, sgd
 from layerspeed.nn.activations import ACTIVATIONS
 from layerspeed.nn.costs import COSTS
@@ -95,6 +103,7 @@ Progress = Callable[[int, str], AbstractContextManager[Callable[[str], None]]]
 class SweepRun:
     """One grid point: a network on MNIST (or synthetic data) and how it is trained."""
 
+    kind: ClassVar[str] = "sweep"
     depth: int = 4  # hidden layers
     width: int = 30  # neurons per hidden layer
     activation: str = "sigmoid"  # the hidden layers'; see layerspeed.nn.activations
@@ -121,7 +130,7 @@ class SweepRun:
         return (N_INPUTS, *([self.width] * self.depth), N_CLASSES)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": "sweep", **asdict(self), "sizes": list(self.sizes)}
+        return {"kind": self.kind, **asdict(self), "sizes": list(self.sizes)}
 
 
 _FIELDS = {f.name: f for f in fields(SweepRun)}
@@ -344,29 +353,8 @@ def load_preset(name: str) -> Sweep:
 # ---- the data, loaded once by the driver ----------------------------------------------------
 
 
-@dataclass(frozen=True)
-class SweepData:
-    """What the runs read: uint8 pixels (8x smaller to ship than floats) and labels.
-
-    ``train_x`` (n_train, 784) and ``eval_x`` (n_eval, 784) are grey levels 0..255; the workers
-    turn them into ``x / 255`` float64, exactly as :func:`layerspeed.data.load_mnist` does.
-    """
-
-    name: str  # "mnist" or "synthetic"
-    train_x: Array  # (n_train, 784) uint8
-    train_labels: Array  # (n_train,) int64
-    eval_x: Array  # (n_eval, 784) uint8
-    eval_labels: Array  # (n_eval,) int64
-    key: str = ""  # a fingerprint of the arrays, for the workers' cache
-
-    @classmethod
-    def make(
-        cls, name: str, train_x: Array, train_labels: Array, eval_x: Array, eval_labels: Array
-    ) -> SweepData:
-        h = hashlib.sha1(name.encode())
-        for a in (train_x, train_labels, eval_x, eval_labels):
-            h.update(np.ascontiguousarray(a).tobytes())
-        return cls(name, train_x, train_labels, eval_x, eval_labels, h.hexdigest())
+# What the runs read: uint8 pixels and labels, shipped to the workers once.
+SweepData = DataSet
 
 
 SYNTHETIC_SEED = 20_151_105  # the synthetic set is the same everywhere, always
@@ -403,45 +391,14 @@ def load_sweep_data(
         n_train = max(r.n_train for r in runs if r.data == name)
         n_eval = max(r.n_eval for r in runs if r.data == name)
         if name == "synthetic":
-            tx, ty = synthetic_split(n_train, 0)
-            ex, ey = synthetic_split(n_eval, 1)
+            train, evaluation = synthetic_split(n_train, 0), synthetic_split(n_eval, 1)
+            out[name] = SweepData.make(name, *train, *evaluation)
         else:
             from layerspeed.data import load_mnist
 
             mnist = load_mnist(offline=offline, data_dir=Path(data_dir) if data_dir else None)
-            # Back to the grey levels: x = k / 255 in float64, so rint(255 x) is k exactly.
-            tx = np.rint(mnist.training.x[:n_train] * 255).astype(np.uint8)
-            ty = mnist.training.labels[:n_train]
-            ex = np.rint(mnist.validation.x[:n_eval] * 255).astype(np.uint8)
-            ey = mnist.validation.labels[:n_eval]
-        out[name] = SweepData.make(name, tx, ty, ex, ey)
+            out[name] = SweepData.from_mnist(mnist, n_train, n_eval)
     return out
-
-
-# The workers' copies: installed by the pool initializer, or the last data handed in.
-_INSTALLED: dict[str, dict[str, SweepData]] = {}
-_FLOATS: dict[str, tuple[Array, Array]] = {}
-
-
-def _install(data: dict[str, SweepData]) -> None:
-    """Pool initializer: one BLAS thread, and the sweep's data, shipped once per worker."""
-    from layerspeed.experiments.runner import one_blas_thread
-
-    one_blas_thread()
-    _INSTALLED["blas"] = {}
-    _INSTALLED["data"] = data
-
-
-def _floats(d: SweepData) -> tuple[Array, Array]:
-    """``(train_x, eval_x)`` as float64 in [0, 1], converted once per worker and data set."""
-    if d.key not in _FLOATS:
-        if len(_FLOATS) > 2:
-            _FLOATS.clear()
-        _FLOATS[d.key] = (
-            np.divide(d.train_x, 255.0, dtype=np.float64),  # (n_train, 784)
-            np.divide(d.eval_x, 255.0, dtype=np.float64),  # (n_eval, 784)
-        )
-    return _FLOATS[d.key]
 
 
 # ---- measuring the instability --------------------------------------------------------------
@@ -535,15 +492,16 @@ class SweepTask:
     def name(self) -> str:
         return f"{self.label}/seed-{self.seed}"
 
+    @property
+    def config(self) -> SweepRun:
+        return self.run
 
-@dataclass(frozen=True)
-class SweepOutcome:
-    """What became of a task: ``done``, ``diverged`` or ``failed`` (with a message)."""
+    @property
+    def extra(self) -> dict[str, Any]:
+        return {"params": self.params}  # written into result.json beside the result
 
-    task: SweepTask
-    status: str
-    message: str | None
-    seconds: float
+
+SweepOutcome = Outcome  # what became of a task: done, diverged or failed (with a message)
 
 
 def train_run(run: SweepRun, seed: int, data: SweepData) -> tuple[dict[str, Any], str, str | None]:
@@ -558,7 +516,7 @@ def train_run(run: SweepRun, seed: int, data: SweepData) -> tuple[dict[str, Any]
     :class:`~layerspeed.probes.SpeedProbe` keys, a number per hidden layer) and the
     training cost and validation accuracy after it.
     """
-    train_x, eval_x = _floats(data)
+    train_x, eval_x = floats(data)
     x = train_x[: run.n_train]  # (n, 784)
     y = np.eye(N_CLASSES)[data.train_labels[: run.n_train]]  # (n, 10)
     net = Network.create(
@@ -612,60 +570,11 @@ def train_run(run: SweepRun, seed: int, data: SweepData) -> tuple[dict[str, Any]
     return result, status, message
 
 
-def is_current(task: SweepTask) -> bool:
-    """Whether the task's folder holds its ended run (done or diverged) with this config."""
-    run = RunDir(Path(task.run_dir))
-    if not run.is_ended():
-        return False
-    stored = run.config
-    return (
-        isinstance(stored, dict)
-        and stored.get("config") == task.run.to_dict()
-        and stored.get("seed") == task.seed
-    )
-
-
-@dataclass(frozen=True)
-class Computed:
-    """What a worker sends back: the run's status, message, ``result.json`` body and time."""
-
-    status: str  # "done", "diverged" or "failed"
-    message: str | None
-    result: dict[str, Any] | None  # None when failed
-    seconds: float
-
-
-def compute(task: SweepTask, data: dict[str, SweepData] | None = None) -> Computed:
-    """Run one task (in a worker) and return what to record; never raises, writes nothing.
-
-    ``data``: the sweep's data sets; None means those the pool initializer installed. A
-    Dask future in its place is resolved by Dask before the call. Workers write no files, so
-    a cluster needs no file system shared with the driver: the driver writes every folder.
-    """
-    start = time.perf_counter()
-    if not _INSTALLED.get("blas"):
-        # Dask's workers run no pool initializer: one BLAS thread here too, once per process.
-        from layerspeed.experiments.runner import one_blas_thread
-
-        one_blas_thread()
-        _INSTALLED["blas"] = {}
-    try:
-        sets = data if data is not None else _INSTALLED["data"]
-        result, status, message = train_run(task.run, task.seed, sets[task.run.data])
-    except Exception as e:  # recorded in the folder by the driver
-        return Computed("failed", f"{type(e).__name__}: {e}", None, time.perf_counter() - start)
-    seconds = time.perf_counter() - start
-    return Computed(status, message, {**result, "params": task.params, "seconds": seconds}, seconds)
-
-
-def record(task: SweepTask, computed: Computed) -> SweepOutcome:
-    """Write a computed run into its folder (status last, so ``done`` always has a result)."""
-    folder = RunDir(Path(task.run_dir))
-    if computed.result is None:
-        folder.fail(computed.message or "failed")
-    else:
-        folder.finish(computed.result, status=computed.status, message=computed.message)
-    return SweepOutcome(task, computed.status, computed.message, computed.seconds)
+def compute(
+    run: SweepRun, seed: int, data: dict[str, SweepData]
+) -> tuple[dict[str, Any], str, str | None]:
+    """One run (in a worker) on its data set among the sweep's ``data``; writes nothing."""
+    return train_run(run, seed, data[run.data])
 
 
 # ---- the driver ------------------------------------------------------------------------------
@@ -689,35 +598,9 @@ def _cost(task: SweepTask) -> float:
     return params * r.epochs * (3.0 * r.n_train + r.n_eval + 3.0 * r.n_probe)
 
 
-class LocalPool(ProcessPoolExecutor):
-    """A process pool whose workers hold ``data`` from their start (see :func:`local_pool`)."""
-
-    def __init__(self, data: dict[str, SweepData], workers: int | None = None) -> None:
-        from layerspeed.experiments.runner import default_workers
-
-        super().__init__(
-            max_workers=workers or default_workers(),
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_install,
-            initargs=(data,),
-        )
-        self.data_keys = _keys(data)
-
-
-def _keys(data: Mapping[str, SweepData]) -> dict[str, str]:
-    return {name: d.key for name, d in data.items()}
-
-
 def local_pool(data: dict[str, SweepData], workers: int | None = None) -> LocalPool:
     """Local worker processes ("spawn"), one BLAS thread each, the data shipped once to each."""
     return LocalPool(data, workers)
-
-
-def _dask_client(executor: Executor) -> Any | None:
-    """The ``distributed.Client`` behind Dask's ``Client.get_executor()``, else None."""
-    if type(executor).__module__.startswith("distributed"):
-        return getattr(executor, "_client", None)  # ClientExecutor keeps its client here
-    return None
 
 
 @contextmanager
@@ -738,43 +621,13 @@ def execute(
     description: str = "sweep",
 ) -> list[SweepOutcome]:
     """Run the ``tasks`` not yet ended on ``executor`` (default: :func:`local_pool`)."""
-    pending = sorted((t for t in tasks if not is_current(t)), key=_cost, reverse=True)
-    outcomes: list[SweepOutcome] = []
-    with (progress or _silent)(len(pending), description) as advance:
-        if not pending:
-            return outcomes
-        own = executor is None
-        ex = executor if executor is not None else local_pool(data, workers)
-        client = _dask_client(ex)
-        if isinstance(ex, LocalPool) and ex.data_keys == _keys(data):
-            shared: Any = None  # installed in each worker by the pool's initializer
-        elif client is not None:
-            # Sent to every worker once; a future as an argument is resolved by Dask. In a
-            # list, so that the dict is one object (a dict's keys would become Dask's keys).
-            [shared] = client.scatter([data], broadcast=True)
-        else:
-            shared = data
-        try:
-            futures: dict[Future[Computed], SweepTask] = {}
-            for t in pending:
-                # "running" from submission on: a sweep killed now reruns it next time.
-                RunDir(Path(t.run_dir)).start(t.run.to_dict(), seed=t.seed, kind="sweep")
-                futures[ex.submit(compute, t, shared)] = t
-            for fut in as_completed(futures):
-                try:
-                    computed = fut.result()
-                except Exception as e:  # the worker died or the executor failed
-                    computed = Computed("failed", f"{type(e).__name__}: {e}", None, 0.0)
-                outcome = record(futures[fut], computed)
-                outcomes.append(outcome)
-                advance(f"{outcome.task.name} {outcome.status} ({outcome.seconds:.1f} s)")
-        except BaseException:
-            if own:
-                ex.shutdown(wait=False, cancel_futures=True)
-            raise
-        if own:
-            ex.shutdown(wait=True)
-    return outcomes
+    todo = pending(tasks, _cost)
+    with (progress or _silent)(len(todo), description) as advance:
+
+        def report(outcome: Outcome) -> None:
+            advance(f"{outcome.task.name} {outcome.status} ({outcome.seconds:.1f} s)")
+
+        return drive(todo, compute, data, executor=executor, workers=workers, on_outcome=report)
 
 
 def run_sweep(
