@@ -1,5 +1,5 @@
 # Two commands for a fresh machine:
-#   make test       creates .venv, installs layerspeed with its dev tools, runs the tests
+#   make test       creates .venv, installs layerspeed with its dev tools, lints, runs the tests
 #   make reproduce  creates .venv, installs layerspeed, fetches MNIST, reproduces the chapter
 PYTHON ?= python3
 VENV ?= .venv
@@ -18,6 +18,9 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 test: setup
+	$(VENV)/bin/ruff check src tests benchmarks examples
+	$(VENV)/bin/ruff format --check src tests benchmarks examples
+	$(VENV)/bin/mypy src
 	$(PY) -m pytest
 
 reproduce: setup
@@ -25,7 +28,8 @@ reproduce: setup
 	$(VENV)/bin/layerspeed reproduce
 
 lint: setup
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks examples
+	$(VENV)/bin/ruff format --check src tests benchmarks examples
 	$(VENV)/bin/mypy src
 
 bench: setup

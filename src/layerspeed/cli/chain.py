@@ -87,7 +87,10 @@ def build_chain(
     "--y", "y", type=float, default=ch.DEFAULT_Y, show_default=True, help="Desired output."
 )
 @click.option(
-    "--seed", type=click.IntRange(min=0), default=None, help="Draw weights and biases from N(0, 1) with this seed."
+    "--seed",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Draw weights and biases from N(0, 1) with this seed.",
 )
 @click.option(
     "--exploding", is_flag=True, help="The book's exploding example: w_j = 100, b_j = -100 a_{j-1}."

@@ -21,20 +21,58 @@ N_PROBE = 1000  # the chapter measures speeds on the first 1000 training images
 
 @cli.command()
 @click.option("--sizes", help="Layer sizes, e.g. 784,30,30,10 (first 784, last 10 for MNIST).")
-@click.option("--load", "load_path", type=click.Path(path_type=Path), help="Start from a saved network (network2 JSON).")
+@click.option(
+    "--load",
+    "load_path",
+    type=click.Path(path_type=Path),
+    help="Start from a saved network (network2 JSON).",
+)
 @click.option("--epochs", type=click.IntRange(min=0), default=30, show_default=True)
 @click.option("--mini-batch", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--eta", type=float, default=0.1, show_default=True, help="Learning rate.")
 @click.option("--lmbda", type=float, default=5.0, show_default=True, help="L2 regularization.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Seeds the initial weights and the shuffles.")
-@click.option("--n-train", type=click.IntRange(min=1, max=50000), default=None, help="Train on the first N training images.")
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seeds the initial weights and the shuffles.",
+)
+@click.option(
+    "--n-train",
+    type=click.IntRange(min=1, max=50000),
+    default=None,
+    help="Train on the first N training images.",
+)
 @click.option("--init", type=click.Choice(list(INITIALIZERS)), default="default", show_default=True)
-@click.option("--activation", type=click.Choice(list(ACTIVATIONS)), default="sigmoid", show_default=True, help="Hidden layers' activation.")
+@click.option(
+    "--activation",
+    type=click.Choice(list(ACTIVATIONS)),
+    default="sigmoid",
+    show_default=True,
+    help="Hidden layers' activation.",
+)
 @click.option("--cost", type=click.Choice(list(COSTS)), default="cross-entropy", show_default=True)
-@click.option("--dtype", type=click.Choice(["float64", "float32"]), default="float64", show_default=True)
-@click.option("--save", "save_path", type=click.Path(path_type=Path), help="Write the trained network (network2 JSON).")
-@click.option("--history", "history_path", type=click.Path(path_type=Path), help="Write per-epoch accuracy and cost as JSON.")
-@click.option("--track-speeds", is_flag=True, help="Record each hidden layer's speed of learning every epoch, before its update.")
+@click.option(
+    "--dtype", type=click.Choice(["float64", "float32"]), default="float64", show_default=True
+)
+@click.option(
+    "--save",
+    "save_path",
+    type=click.Path(path_type=Path),
+    help="Write the trained network (network2 JSON).",
+)
+@click.option(
+    "--history",
+    "history_path",
+    type=click.Path(path_type=Path),
+    help="Write per-epoch accuracy and cost as JSON.",
+)
+@click.option(
+    "--track-speeds",
+    is_flag=True,
+    help="Record each hidden layer's speed of learning every epoch, before its update.",
+)
 @offline_option
 def train(
     sizes: str | None,
@@ -66,8 +104,12 @@ def train(
     else:
         layer_sizes = parse_sizes(sizes or "")
         net = Network.create(
-            layer_sizes, rng=np.random.default_rng([seed, 0]), init=init,
-            activation=activation, cost=cost, dtype=dtype,
+            layer_sizes,
+            rng=np.random.default_rng([seed, 0]),
+            init=init,
+            activation=activation,
+            cost=cost,
+            dtype=dtype,
         )
     if net.sizes[0] != 784 or net.sizes[-1] != 10:
         raise BadInput(
@@ -109,7 +151,10 @@ def train(
             click.echo(f"Epoch {record['epoch']}: validation accuracy {100 * acc:.2f}%")
 
         history = sgd(
-            net, x, y, config,
+            net,
+            x,
+            y,
+            config,
             rng=np.random.default_rng([seed, 1]),
             evaluation=(mnist.validation.x, mnist.validation.labels),
             callbacks=callbacks,
@@ -126,9 +171,17 @@ def train(
                 "layerspeed_version": __version__,
                 "seed": seed,
                 "config": {
-                    "sizes": list(net.sizes), "epochs": epochs, "mini_batch_size": mini_batch,
-                    "eta": eta, "lmbda": lmbda, "seed": seed, "n_train": n, "init": None if load_path else init,
-                    "activation": net.activation, "cost": net.cost, "dtype": dtype,
+                    "sizes": list(net.sizes),
+                    "epochs": epochs,
+                    "mini_batch_size": mini_batch,
+                    "eta": eta,
+                    "lmbda": lmbda,
+                    "seed": seed,
+                    "n_train": n,
+                    "init": None if load_path else init,
+                    "activation": net.activation,
+                    "cost": net.cost,
+                    "dtype": dtype,
                     "load": str(load_path) if load_path else None,
                 },
                 "epochs": history.epochs,

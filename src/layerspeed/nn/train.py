@@ -131,7 +131,8 @@ def minibatch_epoch(
         delta = cost_delta(z, a, y.take(idx, axis=0))  # (m, n_out); z is the output layer's
         scale = eta / len(idx)
         for l in range(last, -1, -1):
-            back = (delta @ weights[l]) * prime_of_output(activations[l]) if l else None
+            # The error reaches layer l - 1 through the weights before they are updated.
+            back = (delta @ weights[l]) * prime_of_output(activations[l]) if l else delta
             gemm(
                 -scale, activations[l], delta, beta=decay, c=w_t[l], trans_a=True, overwrite_c=True
             )
