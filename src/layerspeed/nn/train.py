@@ -133,9 +133,8 @@ def minibatch_epoch(
         for l in range(last, -1, -1):
             # The error reaches layer l - 1 through the weights before they are updated.
             back = (delta @ weights[l]) * prime_of_output(activations[l]) if l else delta
-            gemm(
-                -scale, activations[l], delta, beta=decay, c=w_t[l], trans_a=True, overwrite_c=True
-            )
+            # activations[l].T is Fortran-ordered already: gemm takes it without a copy.
+            gemm(-scale, activations[l].T, delta, beta=decay, c=w_t[l], overwrite_c=True)
             biases[l] -= scale * delta.sum(axis=0)
             delta = back
 
