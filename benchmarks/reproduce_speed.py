@@ -2,7 +2,7 @@
 
 Three timings, in one run:
 
-1. ``layerspeed reproduce --seeds 1 --workers 1`` in a fresh folder (a subprocess, so
+1. ``layerspeed reproduce --seeds 1 --workers 1 --no-remedies`` in a fresh folder (a subprocess, so
    everything counts: start-up, loading MNIST, the runs, the figures, the summary);
 2. the same with ``--workers 2``, to show how the wall time changes with a second worker;
 3. the same experiments (same configs, one seed) done the way network2.py and the book's
@@ -180,6 +180,7 @@ def reproduce_seconds(workers: int, quick: bool) -> float:
             "--out",
             str(Path(out) / "res"),
             "--offline",
+            "--no-remedies",  # the per-example baseline covers the book's experiments only
         ] + (["--quick"] if quick else [])
         start = time.perf_counter()
         subprocess.run(

@@ -107,3 +107,13 @@ def test_bad_arguments_give_one_line(args, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("layerspeed: error:") and err.count("\n") == 1
+
+
+def test_no_remedies_runs_only_the_books_experiments(tmp_path, capsys):
+    out = tmp_path / "res"
+    assert main(["reproduce", "--quick", "--no-remedies", "--out", str(out), "--offline"]) == 0
+    results = _strict((out / "results.json").read_text())
+    assert "remedies" not in results and "depth" in results
+    assert not (out / "remedies").exists()
+    assert "## Remedies" not in (out / "summary.md").read_text()
+    assert 'id="remedies"' not in (out / "report.html").read_text()

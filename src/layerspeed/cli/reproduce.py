@@ -61,8 +61,15 @@ def _versions() -> dict[str, str]:
     is_flag=True,
     help="A smoke run of about a minute: 2 epochs on 5000 images, 50 full-batch epochs.",
 )
+@click.option(
+    "--no-remedies",
+    is_flag=True,
+    help="Only the book's experiments: skip the remedies sweep (activation x initializer).",
+)
 @offline_option
-def reproduce(out: Path, seeds: int | None, workers: int | None, quick: bool, offline: bool) -> int:
+def reproduce(
+    out: Path, seeds: int | None, workers: int | None, quick: bool, no_remedies: bool, offline: bool
+) -> int:
     """Reproduce the chapter's experiments: depth table, neuron bars, initial and training speeds.
 
     Then the single-neuron chain and the chapter's problems, and the remedies sweep
@@ -105,13 +112,16 @@ def reproduce(out: Path, seeds: int | None, workers: int | None, quick: bool, of
         run_all(experiments, out, workers=n_workers, offline=offline, on_outcome=report)
 
     # The chapter asks "how should we deal with it?": the remedies, measured side by side.
-    remedies = run_preset(
-        "remedies", out / "remedies", workers=n_workers, quick=quick, progress=progress,
-        offline=offline,
-    )  # fmt: skip
-    remedies_failed = remedies["runs"]["failed"] + remedies["runs"]["missing"]
-    if remedies_failed:
-        problems.append(f"remedies: {remedies_failed} runs failed or are missing")
+    remedies: dict[str, Any] | None = None
+    remedies_failed = 0
+    if not no_remedies:
+        remedies = run_preset(
+            "remedies", out / "remedies", workers=n_workers, quick=quick, progress=progress,
+            offline=offline,
+        )  # fmt: skip
+        remedies_failed = remedies["runs"]["failed"] + remedies["runs"]["missing"]
+        if remedies_failed:
+            problems.append(f"remedies: {remedies_failed} runs failed or are missing")
 
     results: dict[str, Any] = {
         "meta": {
@@ -126,12 +136,15 @@ def reproduce(out: Path, seeds: int | None, workers: int | None, quick: bool, of
     }
     results |= aggregate(experiments, collect(experiments, out))
     results["chain"] = chapter_chain_results(seed=0, n_chains=10_000)
-    results["remedies"] = remedies
+    if remedies is not None:
+        results["remedies"] = remedies
     results["meta"]["elapsed_s"] = time.perf_counter() - start
 
     for stem, fig in chapter_figures(results).items():
         save_figure(fig, out / "figures" / stem)
-    summary = to_markdown(results) + "\n" + _remedies_markdown(sweep_markdown(remedies))
+    summary = to_markdown(results)
+    if remedies is not None:
+        summary += "\n" + _remedies_markdown(sweep_markdown(remedies))
     write_json_atomic(out / "results.json", results, indent=1)
     write_text_atomic(out / "summary.md", summary)
     _print_summary(results)
