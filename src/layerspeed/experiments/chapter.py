@@ -139,8 +139,29 @@ def _check_common(sizes: tuple[int, ...], init: str, activation: str, cost: str)
 # ---- run configs -------------------------------------------------------------------------
 
 
+class _NetworkRun:
+    """What every run config shares: a network's sizes, its neurons and cost, a label."""
+
+    kind: ClassVar[str]
+    sizes: tuple[int, ...]
+    init: str
+    activation: str
+    cost: str
+
+    def _check_network(self) -> None:
+        object.__setattr__(self, "sizes", tuple(int(s) for s in self.sizes))
+        _check_common(self.sizes, self.init, self.activation, self.cost)
+
+    @property
+    def label(self) -> str:
+        return sizes_label(self.sizes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, **asdict(self), "sizes": list(self.sizes)}  # type: ignore[call-overload]
+
+
 @dataclass(frozen=True)
-class DepthRun:
+class DepthRun(_NetworkRun):
     """Train by mini-batch SGD and score the validation images after every epoch."""
 
     kind: ClassVar[str] = "depth"
@@ -155,24 +176,16 @@ class DepthRun:
     cost: str = "cross-entropy"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "sizes", tuple(int(s) for s in self.sizes))
-        _check_common(self.sizes, self.init, self.activation, self.cost)
+        self._check_network()
         if self.epochs < 1 or self.mini_batch_size < 1 or not 1 <= self.n_train <= 50_000:
             raise BadInput(
                 f"depth run: epochs {self.epochs}, mini-batch {self.mini_batch_size} and "
                 f"n_train {self.n_train} must be >= 1 (n_train <= 50000)"
             )
 
-    @property
-    def label(self) -> str:
-        return sizes_label(self.sizes)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, **asdict(self), "sizes": list(self.sizes)}
-
 
 @dataclass(frozen=True)
-class InitialSpeeds:
+class InitialSpeeds(_NetworkRun):
     """Measure a freshly initialized network on the probe set: speeds and dC/db per neuron."""
 
     kind: ClassVar[str] = "initial"
@@ -183,21 +196,13 @@ class InitialSpeeds:
     cost: str = "cross-entropy"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "sizes", tuple(int(s) for s in self.sizes))
-        _check_common(self.sizes, self.init, self.activation, self.cost)
+        self._check_network()
         if not 1 <= self.n_probe <= 50_000:
             raise BadInput(f"n_probe must be in 1..50000, got {self.n_probe}")
 
-    @property
-    def label(self) -> str:
-        return sizes_label(self.sizes)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, **asdict(self), "sizes": list(self.sizes)}
-
 
 @dataclass(frozen=True)
-class TrainingSpeeds:
+class TrainingSpeeds(_NetworkRun):
     """Full-batch gradient descent on the first n_train images; speeds before every epoch.
 
     The probe set is the training batch itself, so the speeds come from each step's own
@@ -215,20 +220,12 @@ class TrainingSpeeds:
     cost: str = "cross-entropy"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "sizes", tuple(int(s) for s in self.sizes))
-        _check_common(self.sizes, self.init, self.activation, self.cost)
+        self._check_network()
         if self.epochs < 1 or not 1 <= self.n_train <= 50_000:
             raise BadInput(
                 f"training-speed run: epochs {self.epochs} must be >= 1 and n_train "
                 f"{self.n_train} in 1..50000"
             )
-
-    @property
-    def label(self) -> str:
-        return sizes_label(self.sizes)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, **asdict(self), "sizes": list(self.sizes)}
 
 
 RunConfig = DepthRun | InitialSpeeds | TrainingSpeeds
