@@ -139,6 +139,41 @@ def floats(d: DataSet) -> tuple[Array, Array]:
 _WORKER: dict[str, Any] = {}
 
 
+def train_recorded(
+    net: Any,
+    x: Array,
+    y: Array,
+    config: Any,
+    *,
+    seed: int,
+    evaluation: tuple[Array, Array] | None = None,
+    callbacks: Sequence[Any] = (),
+) -> tuple[list[dict[str, Any]], str, str | None]:
+    """``sgd`` as every run trains: shuffles from ``default_rng([seed, 1])``, and a run
+    that diverges recorded, not raised.
+
+    Returns the epoch records so far, the status (``done`` or ``diverged``) and a message.
+    """
+    from layerspeed.errors import DivergenceError
+    from layerspeed.nn import sgd
+
+    records: list[dict[str, Any]] = []
+    try:
+        sgd(
+            net,
+            x,
+            y,
+            config,
+            rng=np.random.default_rng([seed, 1]),
+            evaluation=evaluation,
+            callbacks=callbacks,
+            on_epoch_end=records.append,
+        )
+    except DivergenceError as e:
+        return records, "diverged", str(e)
+    return records, "done", None
+
+
 def one_blas_thread() -> None:
     """Worker initializer: one BLAS thread, so N workers use N cores and no more."""
     for name in BLAS_ENV:

@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 
-from layerspeed.errors import DivergenceError
 from layerspeed.experiments.chapter import (
     DepthRun,
     Experiment,
@@ -43,9 +42,10 @@ from layerspeed.experiments.driver import (
     one_blas_thread,
     pending,
     process_pool,
+    train_recorded,
 )
 from layerspeed.experiments.driver import run as drive
-from layerspeed.nn import Network, SGDConfig, accuracy, sgd
+from layerspeed.nn import Network, SGDConfig, accuracy
 from layerspeed.probes import SpeedProbe, layer_speeds
 from layerspeed.store import RunDir, read_json, result_record
 
@@ -155,20 +155,14 @@ def run_depth(cfg: DepthRun, seed: int, data: DataSet) -> tuple[dict[str, Any], 
     train_x, eval_x = floats(data)
     x = train_x[: cfg.n_train]  # (n, 784)
     y = _one_hot(data.train_labels[: cfg.n_train])  # (n, 10)
-    records: list[dict[str, Any]] = []
-    status, message = "done", None
-    try:
-        sgd(
-            net,
-            x,
-            y,
-            SGDConfig(cfg.epochs, cfg.mini_batch_size, cfg.eta, cfg.lmbda),
-            rng=np.random.default_rng([seed, 1]),
-            evaluation=(eval_x, data.eval_labels),
-            on_epoch_end=records.append,
-        )
-    except DivergenceError as e:
-        status, message = "diverged", str(e)
+    records, status, message = train_recorded(
+        net,
+        x,
+        y,
+        SGDConfig(cfg.epochs, cfg.mini_batch_size, cfg.eta, cfg.lmbda),
+        seed=seed,
+        evaluation=(eval_x, data.eval_labels),
+    )
     acc = [r["evaluation_accuracy"] for r in records]
     result = result_record(
         cfg.to_dict(),
@@ -210,20 +204,10 @@ def run_training(
     labels = data.train_labels[: cfg.n_train]
     y = _one_hot(labels)
     probe = SpeedProbe(x, y)
-    records: list[dict[str, Any]] = []
-    status, message = "done", None
-    try:
-        sgd(
-            net,
-            x,
-            y,
-            SGDConfig(cfg.epochs, cfg.n_train, cfg.eta, cfg.lmbda),
-            rng=np.random.default_rng([seed, 1]),
-            callbacks=[probe],
-            on_epoch_end=records.append,
-        )
-    except DivergenceError as e:
-        status, message = "diverged", str(e)
+    records, status, message = train_recorded(
+        net, x, y, SGDConfig(cfg.epochs, cfg.n_train, cfg.eta, cfg.lmbda), seed=seed,
+        callbacks=[probe],
+    )  # fmt: skip
     result = result_record(
         cfg.to_dict(),
         seed=seed,

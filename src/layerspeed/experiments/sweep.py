@@ -63,7 +63,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from layerspeed import __version__, stats
-from layerspeed.errors import BadInput, DivergenceError
+from layerspeed.errors import BadInput
 from layerspeed.experiments.driver import (
     DataSet,
     LocalPool,
@@ -71,9 +71,10 @@ from layerspeed.experiments.driver import (
     floats,
     is_current,
     pending,
+    train_recorded,
 )
 from layerspeed.experiments.driver import run as drive
-from layerspeed.nn import Network, SGDConfig, sgd
+from layerspeed.nn import Network, SGDConfig
 from layerspeed.nn.activations import ACTIVATIONS
 from layerspeed.nn.costs import COSTS
 from layerspeed.nn.init import INITIALIZERS
@@ -534,23 +535,18 @@ def train_run(run: SweepRun, seed: int, data: SweepData) -> tuple[dict[str, Any]
         measured.append({"epoch": epoch, **probe(epoch, net, full_batch)})
         return measured[-1]
 
-    records: list[dict[str, Any]] = []
-    status, message = "done", None
-    try:
-        sgd(
-            net,
-            x,
-            y,
-            SGDConfig(run.epochs, run.mini_batch_size, run.eta, run.lmbda),
-            rng=np.random.default_rng([seed, 1]),
-            evaluation=(eval_x[: run.n_eval], data.eval_labels[: run.n_eval]),
-            callbacks=[measure],
-            on_epoch_end=records.append,
-        )
+    records, status, message = train_recorded(
+        net,
+        x,
+        y,
+        SGDConfig(run.epochs, run.mini_batch_size, run.eta, run.lmbda),
+        seed=seed,
+        evaluation=(eval_x[: run.n_eval], data.eval_labels[: run.n_eval]),
+        callbacks=[measure],
+    )
+    if status == "done":
         with np.errstate(over="ignore", invalid="ignore"):
             measure(run.epochs, net, None)  # the trained network
-    except DivergenceError as e:
-        status, message = "diverged", str(e)
     speeds = [m["layer_speeds"] for m in measured]
     # The reading that no epoch record holds: after the last epoch, or before the update
     # that diverged.
