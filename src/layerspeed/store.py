@@ -20,6 +20,7 @@ reads it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import math
@@ -28,7 +29,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from layerspeed import __version__
 
@@ -56,34 +57,41 @@ def finite(v: Any) -> Any:
     return v
 
 
+@contextlib.contextmanager
+def atomic_writer(path: str | os.PathLike[str], *, binary: bool = False) -> Iterator[IO[Any]]:
+    """Yield a file open for writing; on a clean exit it becomes ``path`` atomically.
+
+    The bytes go to a temporary file in the target's folder, are flushed to disk and moved
+    into place with ``os.replace``, so a killed process leaves either the old file or the
+    new one, never half of one. On an exception the temporary file is removed and ``path``
+    is left as it was. This is the one atomic writer of the package: every file it writes
+    goes through here.
+    """
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        f: IO[Any] = os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8")
+        with f:
+            yield f
+            _publish(f, tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def write_json_atomic(
     path: str | os.PathLike[str], data: Any, *, indent: int | None = None
 ) -> None:
-    """Write ``data`` as JSON to ``path`` through a temporary file and ``os.replace``."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(finite(data), f, indent=indent, allow_nan=False)
-            _publish(f, tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``data`` as strict JSON (NaN and inf as null) to ``path``, atomically."""
+    with atomic_writer(path) as f:
+        json.dump(finite(data), f, indent=indent, allow_nan=False)
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            _publish(f, tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``text`` to ``path``, atomically."""
+    with atomic_writer(path) as f:
+        f.write(text)
 
 
 def read_json(path: str | os.PathLike[str]) -> Any | None:

@@ -1,0 +1,1 @@
+"""Text views: markdown tables and the sentences that state verdicts and findings."""
