@@ -104,6 +104,51 @@ def test_chain_checks_itself() -> None:
         ch.Chain((), ())
 
 
+def test_build_chain_from_options() -> None:
+    # Nothing given: the synopsis chain; --exploding: the book's example, x and y passed on.
+    assert ch.build_chain() == ch.default_chain()
+    assert ch.build_chain(length=4, activation="tanh") == ch.default_chain(activation="tanh")
+    assert ch.build_chain(exploding=True, length=5, x=0.2, y=0.1) == ch.exploding_chain(
+        5, x=0.2, y=0.1
+    )
+    # --seed draws N(0, 1): the L weights first, then the L biases, from default_rng(seed).
+    draws = np.random.default_rng(3).standard_normal(12)
+    drawn = ch.build_chain(seed=3, length=6, activation="relu", cost="cross-entropy")
+    assert drawn.weights == tuple(draws[:6]) and drawn.biases == tuple(draws[6:])
+    assert (drawn.activation, drawn.cost) == ("relu", "cross-entropy")
+    # A seed with weights given draws only the biases, as many as there are weights.
+    mixed = ch.build_chain(seed=3, weights=(1.0, 2.0, 3.0))
+    assert mixed.weights == (1.0, 2.0, 3.0)
+    assert mixed.biases == tuple(np.random.default_rng(3).standard_normal(6)[3:])
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"exploding": True, "seed": 1}, "--exploding sets the weights and biases"),
+        ({"exploding": True, "weights": (1.0,)}, "--exploding sets the weights and biases"),
+        ({"weights": (1.0, 2.0)}, "give both --weights and --biases"),
+        ({"weights": (1.0, 2.0), "biases": (1.0,)}, "--weights has 2 values but --biases has 1"),
+        ({"weights": (1.0,), "biases": (1.0,), "length": 2}, "--length 2 does not match"),
+        ({"length": 6}, "--length 6 needs --seed or --exploding"),
+        ({"exploding": True, "length": -1}, "chain length must be a positive integer"),
+    ],
+)
+def test_build_chain_rejects_contradictions(options: dict, message: str) -> None:
+    with pytest.raises(BadInput, match=message):
+        ch.build_chain(**options)
+
+
+def test_package_exports_its_public_names() -> None:
+    import layerspeed.chain
+
+    for name in layerspeed.chain.__all__:
+        assert getattr(layerspeed.chain, name) is not None, name
+    assert {"Chain", "analyse", "build_chain", "problems", "chapter_chain_results"} <= set(
+        layerspeed.chain.__all__
+    )
+
+
 def test_cross_entropy_cost_three_ways() -> None:
     chain = ch.Chain(ch.DEFAULT_WEIGHTS, ch.DEFAULT_BIASES, cost="cross-entropy")
     r = ch.analyse(chain)

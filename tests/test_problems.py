@@ -14,6 +14,7 @@ from layerspeed import chain as ch
 from layerspeed.cli import main
 from layerspeed.errors import BadInput
 from layerspeed.plots.chain import plot_identity_error, plot_sigma_prime, plot_width_bound
+from layerspeed.views.text.chain import to_markdown
 
 
 def test_problem1_needs_abs_w_at_least_4() -> None:
@@ -122,7 +123,7 @@ def test_chapter_chain_results_is_json_and_claims_hold() -> None:
     assert {"default", "exploding", "vanishing", "problems", "claims"} <= set(r)
     assert r["exploding"]["per_layer_growth"] == [25.0, 25.0, 25.0]
     assert all(c["holds"] for c in r["claims"]), [c for c in r["claims"] if not c["holds"]]
-    md = ch.to_markdown(r)
+    md = to_markdown(r)
     assert md.startswith("## ")
     assert "| dC/db_1, backprop |" in md
     # Every table row has the same number of cells as its header (no stray | in a cell).

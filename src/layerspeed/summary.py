@@ -310,7 +310,7 @@ def to_markdown(results: Mapping[str, Any]) -> str:
         if key in results:
             lines += section(results[key])
     if "chain" in results:
-        from layerspeed.chain import to_markdown as chain_markdown
+        from layerspeed.views.text.chain import to_markdown as chain_markdown
 
         lines += [chain_markdown(results["chain"]).rstrip(), ""]
         lines += [

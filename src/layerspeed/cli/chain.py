@@ -1,7 +1,8 @@
 """``layerspeed chain`` and ``layerspeed problems``: the single-neuron chain and the problems.
 
-The numbers come from :mod:`layerspeed.chain`; this module only parses options and prints,
-a rich table for people or JSON with ``--json``.
+The numbers come from :mod:`layerspeed.chain` (the chain the options describe from
+:func:`~layerspeed.chain.build_chain`); this module only parses options and prints, a rich
+table for people or JSON with ``--json``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import math
 from typing import Any
 
 import click
-import numpy as np
 from rich import box
 from rich.console import Console
 from rich.table import Table
@@ -34,49 +34,6 @@ def _parse_floats(text: str | None, option: str) -> tuple[float, ...] | None:
     if not all(math.isfinite(v) for v in values):
         raise BadInput(f"{option} {text!r}: every value must be finite")
     return values
-
-
-def build_chain(
-    *,
-    weights: tuple[float, ...] | None,
-    biases: tuple[float, ...] | None,
-    x: float,
-    y: float,
-    seed: int | None,
-    exploding: bool,
-    length: int | None,
-    activation: str,
-    cost: str,
-) -> ch.Chain:
-    """The chain the options describe; raises BadInput on contradictory options."""
-    if exploding:
-        if weights is not None or biases is not None or seed is not None:
-            raise BadInput(
-                "--exploding sets the weights and biases; drop --weights/--biases/--seed"
-            )
-        return ch.exploding_chain(length or 4, x=x, y=y, activation=activation, cost=cost)
-    if seed is not None:
-        n = length or len(weights or biases or ch.DEFAULT_WEIGHTS)
-        drawn = ch.random_chain(n, np.random.default_rng(seed), x=x, y=y)
-        weights = weights if weights is not None else drawn.weights
-        biases = biases if biases is not None else drawn.biases
-    elif weights is None and biases is None:
-        if length not in (None, len(ch.DEFAULT_WEIGHTS)):
-            raise BadInput(
-                f"--length {length} needs --seed or --exploding (the default chain has "
-                f"{len(ch.DEFAULT_WEIGHTS)} neurons)"
-            )
-        weights, biases = ch.DEFAULT_WEIGHTS, ch.DEFAULT_BIASES
-    elif weights is None or biases is None:
-        raise BadInput("give both --weights and --biases (or --seed to draw the missing one)")
-    if len(weights) != len(biases):
-        raise BadInput(
-            f"--weights has {len(weights)} values but --biases has {len(biases)}; "
-            "give one weight and one bias per neuron"
-        )
-    if length is not None and length != len(weights):
-        raise BadInput(f"--length {length} does not match the {len(weights)} weights given")
-    return ch.Chain(weights, biases, x, y, activation, cost)
 
 
 @cli.command("chain")
@@ -124,7 +81,7 @@ def chain_command(
     as_json: bool,
 ) -> int:
     """The terms of equation (122) and dC/db_1 three ways, for one chain of neurons."""
-    chain = build_chain(
+    chain = ch.build_chain(
         weights=_parse_floats(weights, "--weights"),
         biases=_parse_floats(biases, "--biases"),
         x=x,
