@@ -9,6 +9,7 @@ import math
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
+from scipy.optimize import brentq
 
 from layerspeed import chain as ch
 from layerspeed.cli import main
@@ -49,6 +50,22 @@ def test_width_maximum_is_the_books() -> None:
     assert round(m.width, 2) == 0.45
     # It is a maximum: nearby values are lower.
     assert ch.width_bound(m.abs_w - 0.01) < m.width > ch.width_bound(m.abs_w + 0.01)
+
+
+def test_width_maximum_is_where_the_derivative_vanishes() -> None:
+    # With r = sqrt(1 - 4/w) and g = w (1 + r)/2 - 1, (123) is (2/w) ln g, whose derivative
+    # is (2/w^2) (w g'/g - ln g) with g' = (1 + r)/2 + 1/(w r). Its root, found to rounding,
+    # is an independent reference for the value-only search.
+    def slope(w: float) -> float:
+        r = math.sqrt(1.0 - 4.0 / w)
+        g = w * (1.0 + r) / 2.0 - 1.0
+        return w * ((1.0 + r) / 2.0 + 1.0 / (w * r)) / g - math.log(g)
+
+    peak = brentq(slope, 5.0, 10.0, xtol=1e-14)
+    m = ch.width_maximum()
+    # The peak is flat: values alone locate it to about sqrt(eps) * |w|, yet give its height.
+    assert m.abs_w == pytest.approx(peak, abs=1e-7)
+    assert m.width == pytest.approx(ch.width_bound(peak), rel=1e-15)
 
 
 def test_identity_neuron_by_hand() -> None:
