@@ -9,11 +9,13 @@ from contextlib import contextmanager
 from rich.console import Console
 from rich.progress import (
     BarColumn,
+    DownloadColumn,
     MofNCompleteColumn,
     Progress,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
+    TransferSpeedColumn,
 )
 
 stdout = Console()
@@ -51,5 +53,31 @@ def progress(total: int, description: str) -> Iterator[Callable[[str], None]]:
             nonlocal done
             done += 1
             print(f"{description} {done}/{total} {message}".rstrip(), file=sys.stderr, flush=True)
+
+        yield advance
+
+
+@contextmanager
+def byte_progress(
+    description: str, total: int | None, *, show: bool = True
+) -> Iterator[Callable[[int], None]]:
+    """Yield ``advance(n_bytes)`` for one transfer of ``total`` bytes (None: unknown).
+
+    A rich bar on stderr with the bytes moved and the speed, removed once the transfer
+    ends; ``show=False`` shows nothing.
+    """
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=stderr,
+        disable=not show,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(description, total=total)
+
+        def advance(n_bytes: int) -> None:
+            bar.advance(task, n_bytes)
 
         yield advance
