@@ -10,7 +10,9 @@ import sys
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+torch = pytest.importorskip(
+    "torch", reason='PyTorch is an optional extra (pip install "layerspeed[torch]")'
+)
 
 from torch import nn  # noqa: E402
 from torch.optim.optimizer import (  # noqa: E402
@@ -326,6 +328,20 @@ def test_save_writes_a_run_folder(tmp_path) -> None:
         assert len(record["layer_speeds"]) == 3
         for key in ("weight_grad_norms", "update_ratio", "saturated_share"):
             assert len(record[key]) == 3
+
+
+def test_public_names() -> None:
+    assert sorted(lst.__all__) == [
+        "Layer",
+        "Probe",
+        "SATURATING",
+        "book_cross_entropy",
+        "default_loss",
+        "find_layers",
+        "watch",
+    ]
+    assert all(hasattr(lst, name) for name in lst.__all__)
+    assert lst.watch is lst.Probe  # `with watch(model) as probe:` reads well; one class
 
 
 # ---- without torch ---------------------------------------------------------------------------

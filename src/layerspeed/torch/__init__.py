@@ -13,7 +13,10 @@
     probe.save("run/")     # the run folder of layerspeed.store: `layerspeed report run/`
 
 PyTorch is an optional dependency (``pip install "layerspeed[torch]"``); the rest of
-layerspeed never imports it. See :mod:`layerspeed.torch.probe` for what is measured and when.
+layerspeed never imports it. See :mod:`layerspeed.torch.probe` for what is measured and when;
+:mod:`~layerspeed.torch.hooks` finds the layers and counts saturation,
+:mod:`~layerspeed.torch.measure` takes one measurement, :mod:`~layerspeed.torch.loss` is the
+probe's default cost.
 """
 
 from __future__ import annotations
@@ -25,15 +28,9 @@ except ImportError as e:  # also when sys.modules["torch"] is None
         'layerspeed.torch needs PyTorch, an optional extra: pip install "layerspeed[torch]"'
     ) from e
 
-from layerspeed.torch.probe import (
-    SATURATING,
-    Layer,
-    Probe,
-    book_cross_entropy,
-    default_loss,
-    find_layers,
-    watch,
-)
+from layerspeed.torch.hooks import SATURATING, Layer, find_layers
+from layerspeed.torch.loss import book_cross_entropy, default_loss
+from layerspeed.torch.probe import Probe, watch
 
 __all__ = [
     "SATURATING",
