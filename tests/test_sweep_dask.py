@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 
-from layerspeed.experiments.sweep import parse_sweep, run_sweep
+distributed = pytest.importorskip(
+    "distributed", reason='Dask is an optional extra (pip install "layerspeed[cluster]")'
+)
 
-distributed = pytest.importorskip("distributed")
+from layerspeed.experiments.sweep import parse_sweep, run_sweep  # noqa: E402
 
 
 def _results(out: Path) -> dict[str, dict[str, Any]]:
