@@ -22,6 +22,7 @@ _COMMAND_MODULES = [
     "fetch",
     "report",
     "reproduce",
+    "speeds",
     "sweep",
     "train",
 ]

@@ -1,7 +1,8 @@
 """``layerspeed sweep``: a grid of networks, each measured layer by layer, on any executor.
 
 Locally it runs on worker processes (one BLAS thread each); with ``--scheduler`` on a Dask
-cluster (the optional extra ``layerspeed[cluster]``). See :mod:`layerspeed.experiments.sweep`.
+cluster (the optional extra ``layerspeed[cluster]``). Parses, calls
+:func:`layerspeed.pipeline.sweep`, prints.
 """
 
 from __future__ import annotations
@@ -78,39 +79,37 @@ def sweep(
     end OUT/summary.md, OUT/summary.json and OUT/figures/sweep.png sum up the speed spread
     and the accuracy of every grid point (mean and 95% interval over seeds).
     """
+    from layerspeed import pipeline
     from layerspeed.console import progress
-    from layerspeed.experiments.sweep import load_preset, load_sweep, run_sweep, write_outputs
+    from layerspeed.experiments.grid import load_grid, load_preset
+    from layerspeed.views.text.sweep import sweep_markdown
 
     if (config is None) == (preset is None):
         raise BadInput("give either a CONFIG.toml or --preset NAME, not both and not neither")
-    sw = load_preset(preset) if preset is not None else load_sweep(config)  # type: ignore[arg-type]
-    if quick:
-        sw = sw.with_quick()
-    out = out if out is not None else Path("layerspeed-sweeps") / sw.name
+    grid = load_preset(preset) if preset is not None else load_grid(config)  # type: ignore[arg-type]
+    out = out if out is not None else Path("layerspeed-sweeps") / grid.name
+    where = f"the Dask scheduler {scheduler}" if scheduler else "local workers"
+
+    def on_plan(to_run: int, done: int) -> None:
+        click.echo(f"sweep {grid.name}: {to_run + done} runs in {out} on {where}", err=True)
+
     client = executor = None
     if scheduler is not None:
         client, executor = _dask_executor(scheduler)
     try:
-        n = len(sw.points()) * len(sw.seeds)
-        where = f"the Dask scheduler {scheduler}" if scheduler else "local workers"
-        click.echo(f"sweep {sw.name}: {n} runs in {out} on {where}", err=True)
-        summary = run_sweep(
-            sw, out, executor=executor, workers=workers, progress=progress, offline=offline
-        )
+        finished = pipeline.sweep(
+            grid, out, quick=quick, executor=executor, workers=workers, progress=progress,
+            offline=offline, on_plan=on_plan,
+        )  # fmt: skip
     finally:
         if client is not None:
             client.close()
-    summary["meta"]["quick"] = quick
-    paths = write_outputs(summary, out)
-    from layerspeed.experiments.sweep import sweep_markdown
-
-    click.echo(sweep_markdown(summary))
-    click.echo("Wrote " + ", ".join(str(p) for p in paths), err=True)
-    runs = summary["runs"]
-    unfinished = runs["failed"] + runs["missing"]
-    if unfinished:
+    click.echo(sweep_markdown(finished.summary))
+    click.echo("Wrote " + ", ".join(str(p) for p in finished.paths), err=True)
+    if finished.unfinished:
         click.echo(
-            f"layerspeed: error: {unfinished} runs did not finish; run again to retry them",
+            f"layerspeed: error: {len(finished.unfinished)} runs did not finish; run again to "
+            "retry them",
             err=True,
         )
         return 1

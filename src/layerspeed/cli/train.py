@@ -1,4 +1,8 @@
-"""``layerspeed train``: the book's ``net.SGD(...)`` on MNIST from the command line."""
+"""``layerspeed train``: the book's ``net.SGD(...)`` on MNIST from the command line.
+
+Parses, calls :func:`layerspeed.pipeline.train_network`, prints. The history it writes is a
+run folder's ``result.json``.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import click
-import numpy as np
 
-from layerspeed import __version__
 from layerspeed.cli._app import cli, offline_option, parse_sizes
 from layerspeed.console import progress
-from layerspeed.errors import BadInput
-from layerspeed.nn import COSTS, INITIALIZERS, Network, SGDConfig, sgd
+from layerspeed.nn import COSTS, INITIALIZERS
 from layerspeed.nn.activations import ACTIVATIONS
-from layerspeed.store import write_json_atomic
 
 N_PROBE = 1000  # the chapter measures speeds on the first 1000 training images
 
@@ -96,51 +96,32 @@ def train(
 
     The defaults are the chapter's: 30 epochs, mini-batch 10, eta 0.1, lmbda 5.0.
     """
+    from layerspeed import pipeline
+    from layerspeed.experiments.config import RunConfig
+    from layerspeed.nn import Network
+
     if (sizes is None) == (load_path is None):
         raise click.UsageError("give exactly one of --sizes and --load")
-    config = SGDConfig(epochs=epochs, mini_batch_size=mini_batch, eta=eta, lmbda=lmbda)
-    if load_path is not None:
-        net = Network.load(load_path).astype(dtype)
-    else:
-        layer_sizes = parse_sizes(sizes or "")
-        net = Network.create(
-            layer_sizes,
-            rng=np.random.default_rng([seed, 0]),
-            init=init,
-            activation=activation,
-            cost=cost,
-            dtype=dtype,
-        )
-    if net.sizes[0] != 784 or net.sizes[-1] != 10:
-        raise BadInput(
-            f"--sizes {','.join(map(str, net.sizes))}: MNIST needs 784 inputs and 10 outputs, "
-            "e.g. 784,30,10"
-        )
-
-    # Find out now, not after training, whether the outputs can be written.
-    for out in (save_path, history_path):
-        if out is not None:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            if out.is_dir():
-                raise BadInput(f"{out} is a folder; give a file name")
-
-    from layerspeed.data import load_mnist, one_hot
-    from layerspeed.probes import SpeedProbe
-
-    mnist = load_mnist(offline=offline)
-    n = n_train or len(mnist.training.x)
-    x = mnist.training.x[:n].astype(dtype, copy=False)
-    y = one_hot(mnist.training.labels[:n]).astype(dtype)
-    callbacks = []
-    if track_speeds:
-        # The probe set is the first 1000 images, or the whole training set when smaller,
-        # in which case full-batch training needs no extra backward pass.
-        k = min(N_PROBE, n)
-        probe_x, probe_y = (x, y) if k == n else (x[:k], y[:k])
-        callbacks.append(SpeedProbe(probe_x, probe_y))
-
+    loaded = Network.load(load_path) if load_path is not None else None
+    n = n_train or 50_000
+    config = RunConfig(
+        loaded.sizes if loaded is not None else parse_sizes(sizes or ""),
+        activation=loaded.activation if loaded is not None else activation,
+        init=init,
+        cost=loaded.cost if loaded is not None else cost,
+        epochs=epochs,
+        mini_batch_size=mini_batch,
+        eta=eta,
+        lmbda=lmbda,
+        n_train=n,
+        # The chapter measures on the first 1000 images, or the whole training set when
+        # smaller, in which case full-batch training needs no extra backward pass.
+        n_probe=min(N_PROBE, n),
+        record=("accuracy", "speeds") if track_speeds else ("accuracy",),
+        dtype=dtype,
+    )
     click.echo(
-        f"Training {list(net.sizes)} on {n} images: {epochs} epochs, mini-batch {mini_batch}, "
+        f"Training {list(config.sizes)} on {n} images: {epochs} epochs, mini-batch {mini_batch}, "
         f"eta {eta}, lmbda {lmbda}, seed {seed}"
     )
     with progress(epochs, "epochs") as advance:
@@ -150,41 +131,11 @@ def train(
             advance(f"validation {100 * acc:.2f}%")
             click.echo(f"Epoch {record['epoch']}: validation accuracy {100 * acc:.2f}%")
 
-        history = sgd(
-            net,
-            x,
-            y,
-            config,
-            rng=np.random.default_rng([seed, 1]),
-            evaluation=(mnist.validation.x, mnist.validation.labels),
-            callbacks=callbacks,
-            on_epoch_end=report,
-        )
-    # Outputs are written only once training has finished, each atomically.
+        pipeline.train_network(
+            config, seed, load_path=load_path, save_path=save_path, history_path=history_path,
+            offline=offline, on_epoch_end=report,
+        )  # fmt: skip
     if save_path is not None:
-        net.save(save_path)
         click.echo(f"Saved the network to {save_path}")
     if history_path is not None:
-        write_json_atomic(
-            history_path,
-            {
-                "layerspeed_version": __version__,
-                "seed": seed,
-                "config": {
-                    "sizes": list(net.sizes),
-                    "epochs": epochs,
-                    "mini_batch_size": mini_batch,
-                    "eta": eta,
-                    "lmbda": lmbda,
-                    "seed": seed,
-                    "n_train": n,
-                    "init": None if load_path else init,
-                    "activation": net.activation,
-                    "cost": net.cost,
-                    "dtype": dtype,
-                    "load": str(load_path) if load_path else None,
-                },
-                "epochs": history.epochs,
-            },
-        )
         click.echo(f"Wrote the history to {history_path}")

@@ -1,53 +1,50 @@
-"""The chapter's experiments as declarative configs, and one driver for all of them.
+"""Experiments: one run model, grids of runs in TOML, one driver, and the aggregates.
 
-:mod:`layerspeed.experiments.chapter` says what is run (and how the results are summed up);
-:mod:`layerspeed.experiments.runner` supplies its runs, and :mod:`layerspeed.experiments.sweep`
-the sweeps', to :mod:`layerspeed.experiments.driver`, which runs them on any
-``concurrent.futures.Executor`` and writes every run folder.
+- :mod:`~layerspeed.experiments.config`: :class:`RunConfig`, what one run is, and the seeds'
+  random streams;
+- :mod:`~layerspeed.experiments.run`: :func:`train_run`, the one function that trains;
+- :mod:`~layerspeed.experiments.grid` and ``presets/*.toml``: studies as grids, the chapter's
+  and the remedies' among them;
+- :mod:`~layerspeed.experiments.driver`: plans the runs, runs them on any
+  ``concurrent.futures.Executor`` and writes every run folder;
+- :mod:`~layerspeed.experiments.chapter` and :mod:`~layerspeed.experiments.summary`: the runs
+  summed up over seeds, and the book's claims judged by numbers.
 """
 
-from layerspeed.experiments.chapter import (
-    BOOK_DEPTH,
-    BOOK_INITIAL,
-    DepthRun,
-    Experiment,
-    InitialSpeeds,
-    Plan,
-    RunConfig,
-    RunRecord,
-    TrainingSpeeds,
-    aggregate,
-    chapter_experiments,
-    config_from_dict,
-    verdicts,
-)
-from layerspeed.experiments.runner import (
+from layerspeed.experiments.chapter import BOOK_DEPTH, BOOK_INITIAL, Verdict, aggregate
+from layerspeed.experiments.config import RunConfig
+from layerspeed.experiments.driver import (
     Outcome,
+    RunRecord,
     Task,
     collect,
-    plan_tasks,
+    plan,
     process_pool,
-    run_all,
+    run_tasks,
 )
+from layerspeed.experiments.grid import Grid, Study, load_grid, load_preset, parse_grid
+from layerspeed.experiments.run import RunResult, train_run
+from layerspeed.experiments.summary import summarize
 
 __all__ = [
     "BOOK_DEPTH",
     "BOOK_INITIAL",
-    "DepthRun",
-    "Experiment",
-    "InitialSpeeds",
+    "Grid",
     "Outcome",
-    "Plan",
     "RunConfig",
     "RunRecord",
+    "RunResult",
+    "Study",
     "Task",
-    "TrainingSpeeds",
+    "Verdict",
     "aggregate",
-    "chapter_experiments",
     "collect",
-    "config_from_dict",
-    "plan_tasks",
+    "load_grid",
+    "load_preset",
+    "parse_grid",
+    "plan",
     "process_pool",
-    "run_all",
-    "verdicts",
+    "run_tasks",
+    "summarize",
+    "train_run",
 ]

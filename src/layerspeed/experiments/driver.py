@@ -1,29 +1,24 @@
-"""The one driver that runs every experiment: the chapter's runs and the sweeps alike.
+"""The one driver that runs every study: the chapter's, the remedies and a user's sweep.
 
-A kind of run supplies three things: a config (frozen, picklable, with ``kind`` and
-``to_dict()``), a run folder (a task's ``run_dir``), and a pure, top-level
-``compute(config, seed, data) -> (result, status, message)``. The driver does the rest:
-
-1. :func:`pending`: skip the tasks whose folder :func:`is_current` (ended, same config and
+1. :func:`plan`: every (grid point, seed) of a :class:`~layerspeed.experiments.grid.Grid` as
+   a :class:`Task` with its run folder;
+2. :func:`pending`: skip the tasks whose folder :func:`is_current` (ended, same config and
    seed); the longest first, so that the workers end together;
-2. :func:`run`: mark each task ``running`` as it is submitted (a driver killed now reruns it
-   next time), send :func:`work` to any ``concurrent.futures.Executor``, and write each
-   folder (``finish`` or ``fail``) as its result arrives.
+3. :func:`run`: mark each task ``running`` as it is submitted (a driver killed now reruns it
+   next time), send :func:`work` (:func:`~layerspeed.experiments.run.train_run`) to any
+   ``concurrent.futures.Executor``, and write each folder (``finish`` or ``fail``) as its
+   result arrives;
+4. :func:`collect`: what every planned run left on disk, for the aggregates.
 
 The data is loaded once, by the driver, and shipped: once per worker through the initializer
 of the default :class:`LocalPool` (one BLAS thread per worker), ``client.scatter(...,
 broadcast=True)`` for Dask's ``Client.get_executor()``, as a plain argument to any other
 executor. Workers never download, read a cache or write a file, so a cluster needs no file
 system shared with the driver.
-
-Images travel as :class:`DataSet`: uint8 grey levels, 8 times smaller than floats; a worker
-turns them into ``k / 255`` float64 once (:func:`floats`), exactly as
-:func:`layerspeed.data.load_mnist` does, so the numbers are those of the loaded MNIST.
 """
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing
 import os
 import time
@@ -31,31 +26,31 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-import numpy as np
-
-from layerspeed.store import RunDir
+from layerspeed.experiments.config import RunConfig
+from layerspeed.experiments.datasets import Data, load_data
+from layerspeed.experiments.grid import Grid
+from layerspeed.experiments.run import train_run
+from layerspeed.store import RunDir, read_json
 
 BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-Array = np.ndarray
-# compute(config, seed, data) -> (the result.json body, "done" or "diverged", message)
-Compute = Callable[[Any, int, Any], tuple[dict[str, Any], str, str | None]]
 
 
-class Task(Protocol):
-    """What the driver needs of a task: its config, seed and folder, a name to report."""
+@dataclass(frozen=True)
+class Task:
+    """One (grid point, seed) of a study, and where its folder is."""
+
+    study: str  # the study's name: "depth", "remedies", ...
+    label: str  # the grid point's label: "784-30-10", "activation=relu,init=he"
+    params: dict[str, Any]  # the grid axes' values at this point
+    config: RunConfig
+    seed: int
+    run_dir: str  # absolute path of the run folder
 
     @property
-    def name(self) -> str: ...
-    @property
-    def config(self) -> Any: ...  # frozen and picklable, with `kind` and `to_dict()`
-    @property
-    def seed(self) -> int: ...
-    @property
-    def run_dir(self) -> str: ...  # absolute path of the run folder
-    @property
-    def extra(self) -> dict[str, Any]: ...  # written into result.json beside the result
+    def name(self) -> str:
+        return f"{self.study}/{self.label}/seed-{self.seed}"
 
 
 @dataclass(frozen=True)
@@ -78,100 +73,10 @@ class Computed:
     seconds: float
 
 
-# ---- the data, shipped to the workers ------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DataSet:
-    """What the runs read: uint8 pixels (8x smaller to ship than floats) and labels.
-
-    ``train_x`` (n_train, 784) and ``eval_x`` (n_eval, 784) are grey levels 0..255; the workers
-    turn them into ``x / 255`` float64, exactly as :func:`layerspeed.data.load_mnist` does.
-    """
-
-    name: str  # "mnist" or "synthetic"
-    train_x: Array  # (n_train, 784) uint8
-    train_labels: Array  # (n_train,) int64
-    eval_x: Array  # (n_eval, 784) uint8
-    eval_labels: Array  # (n_eval,) int64
-    key: str = ""  # a fingerprint of the arrays, for the workers' cache
-
-    @classmethod
-    def make(
-        cls, name: str, train_x: Array, train_labels: Array, eval_x: Array, eval_labels: Array
-    ) -> DataSet:
-        h = hashlib.sha1(name.encode())
-        for a in (train_x, train_labels, eval_x, eval_labels):
-            h.update(np.ascontiguousarray(a).tobytes())
-        return cls(name, train_x, train_labels, eval_x, eval_labels, h.hexdigest())
-
-    @classmethod
-    def from_mnist(cls, mnist: Any, n_train: int, n_eval: int) -> DataSet:
-        """The first ``n_train`` training and ``n_eval`` validation images of a loaded MNIST."""
-        # Back to the grey levels: x = k / 255 in float64, so rint(255 x) is k exactly.
-        return cls.make(
-            "mnist",
-            np.rint(mnist.training.x[:n_train] * 255).astype(np.uint8),
-            mnist.training.labels[:n_train],
-            np.rint(mnist.validation.x[:n_eval] * 255).astype(np.uint8),
-            mnist.validation.labels[:n_eval],
-        )
-
-
-_FLOATS: dict[str, tuple[Array, Array]] = {}
-
-
-def floats(d: DataSet) -> tuple[Array, Array]:
-    """``(train_x, eval_x)`` as float64 in [0, 1], converted once per worker and data set."""
-    if d.key not in _FLOATS:
-        if len(_FLOATS) > 2:
-            _FLOATS.clear()
-        _FLOATS[d.key] = (
-            np.divide(d.train_x, 255.0, dtype=np.float64),  # (n_train, 784)
-            np.divide(d.eval_x, 255.0, dtype=np.float64),  # (n_eval, 784)
-        )
-    return _FLOATS[d.key]
-
-
 # ---- the workers -----------------------------------------------------------------------------
 
 # A worker's own state: whether BLAS is down to one thread, and the data its pool installed.
 _WORKER: dict[str, Any] = {}
-
-
-def train_recorded(
-    net: Any,
-    x: Array,
-    y: Array,
-    config: Any,
-    *,
-    seed: int,
-    evaluation: tuple[Array, Array] | None = None,
-    callbacks: Sequence[Any] = (),
-) -> tuple[list[dict[str, Any]], str, str | None]:
-    """``sgd`` as every run trains: shuffles from ``default_rng([seed, 1])``, and a run
-    that diverges recorded, not raised.
-
-    Returns the epoch records so far, the status (``done`` or ``diverged``) and a message.
-    """
-    from layerspeed.errors import DivergenceError
-    from layerspeed.nn import sgd
-
-    records: list[dict[str, Any]] = []
-    try:
-        sgd(
-            net,
-            x,
-            y,
-            config,
-            rng=np.random.default_rng([seed, 1]),
-            evaluation=evaluation,
-            callbacks=callbacks,
-            on_epoch_end=records.append,
-        )
-    except DivergenceError as e:
-        return records, "diverged", str(e)
-    return records, "done", None
 
 
 def one_blas_thread() -> None:
@@ -223,7 +128,7 @@ class LocalPool(ProcessPoolExecutor):
         self.data = data
 
 
-def work(compute: Compute, task: Task, data: Any = None) -> Computed:
+def work(task: Task, data: Data | None = None) -> Computed:
     """Run one task in a worker and return what to record; never raises, writes nothing.
 
     ``data`` None means the data the :class:`LocalPool` installed; a Dask future in its
@@ -234,14 +139,58 @@ def work(compute: Compute, task: Task, data: Any = None) -> Computed:
         one_blas_thread()
     try:
         shared = data if data is not None else _WORKER["data"]
-        result, status, message = compute(task.config, task.seed, shared)
+        result = train_run(task.config, task.seed, shared)
     except Exception as e:  # recorded in the folder by the driver
         return Computed("failed", f"{type(e).__name__}: {e}", None, time.perf_counter() - start)
     seconds = time.perf_counter() - start
-    return Computed(status, message, {**result, **task.extra, "seconds": seconds}, seconds)
+    body = result.to_dict(task.config, task.seed, task.study)
+    body |= {"params": task.params, "seconds": seconds}
+    return Computed(result.status, result.message, body, seconds)
 
 
 # ---- the driver ------------------------------------------------------------------------------
+
+
+def plan(grid: Grid, out: str | os.PathLike[str]) -> list[Task]:
+    """Every (grid point, seed) of ``grid`` as a task with its folder under ``out/runs``."""
+    root = Path(out).resolve() / "runs"
+    return [
+        Task(study.name, p.label, p.params, p.config, seed,
+             str((root / study.name if grid.nested else root) / p.label / f"seed-{seed}"))
+        for study in grid.studies
+        for p in study.points()
+        for seed in study.seeds
+    ]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What a planned run left in its folder: its status (None: never started, or left by
+    another config), message and result."""
+
+    task: Task
+    status: str | None  # "done", "diverged", "failed", "running" or None
+    message: str | None
+    result: dict[str, Any] | None  # the result.json body of an ended run with this config
+
+
+def collect(tasks: Sequence[Task]) -> list[RunRecord]:
+    """What every planned run left on disk (also the runs never started, status None).
+
+    A folder that ended under another config (an earlier ``--quick`` run in the same place)
+    counts as not run: its numbers are not this plan's.
+    """
+    out = []
+    for t in tasks:
+        folder = RunDir(Path(t.run_dir))
+        status_file = read_json(folder.path / "status.json")
+        message = status_file.get("message") if isinstance(status_file, dict) else None
+        status = folder.status
+        current = is_current(t)
+        if status in ("done", "diverged") and not current:
+            status, message = None, "left by another config; not run with this one"
+        out.append(RunRecord(t, status, message, folder.result if current else None))
+    return out
 
 
 def is_current(task: Task) -> bool:
@@ -261,11 +210,11 @@ def is_current(task: Task) -> bool:
     )
 
 
-def pending(tasks: Sequence[Task], cost: Callable[[Any], float] | None = None) -> list[Any]:
-    """The tasks not yet ended (:func:`is_current`), the costliest first if ``cost`` is given."""
+def pending(tasks: Sequence[Task]) -> list[Task]:
+    """The tasks not yet ended (:func:`is_current`), the costliest first, so the pool ends
+    together."""
     todo = [t for t in tasks if not is_current(t)]
-    if cost is not None:
-        todo.sort(key=cost, reverse=True)  # longest first: the pool ends together
+    todo.sort(key=lambda t: t.config.cost_estimate(), reverse=True)
     return todo
 
 
@@ -301,8 +250,7 @@ def _ship(executor: Executor, data: Any) -> Any:
 
 def run(
     tasks: Sequence[Task],
-    compute: Compute,
-    data: Any,
+    data: Data,
     *,
     executor: Executor | None = None,
     workers: int | None = None,
@@ -310,9 +258,9 @@ def run(
 ) -> list[Outcome]:
     """Run every one of ``tasks`` (see :func:`pending`) and write its folder; return outcomes.
 
-    ``compute``: a top-level function, so that it pickles by name. ``executor``: any
-    ``concurrent.futures.Executor``; by default a :class:`LocalPool` of ``workers`` processes
-    holding ``data``, shut down at the end. ``on_outcome`` is called after each run.
+    ``executor``: any ``concurrent.futures.Executor``; by default a :class:`LocalPool` of
+    ``workers`` processes holding ``data``, shut down at the end. ``on_outcome`` is called
+    after each run.
     """
     if not tasks:
         return []
@@ -324,8 +272,8 @@ def run(
         futures: dict[Future[Computed], Task] = {}
         for t in tasks:
             # "running" from submission on: a driver killed now reruns it next time.
-            RunDir(Path(t.run_dir)).start(t.config.to_dict(), seed=t.seed, kind=t.config.kind)
-            futures[ex.submit(work, compute, t, shared)] = t
+            RunDir(Path(t.run_dir)).start(t.config.to_dict(), seed=t.seed, kind=t.study)
+            futures[ex.submit(work, t, shared)] = t
         for fut in as_completed(futures):
             try:
                 computed = fut.result()
@@ -342,3 +290,26 @@ def run(
     if own:
         ex.shutdown(wait=True)
     return outcomes
+
+
+def run_tasks(
+    tasks: Sequence[Task],
+    *,
+    executor: Executor | None = None,
+    workers: int | None = None,
+    on_plan: Callable[[int, int], None] | None = None,
+    on_outcome: Callable[[Outcome], None] | None = None,
+    offline: bool = False,
+    data_dir: str | os.PathLike[str] | None = None,
+) -> None:
+    """Run every one of ``tasks`` not yet ended (see :func:`pending`), in one pool.
+
+    The data is loaded only if a run is left. ``on_plan(to_run, already_ended)`` is called
+    once before the runs, ``on_outcome`` after each.
+    """
+    todo = pending(tasks)
+    if on_plan is not None:
+        on_plan(len(todo), len(tasks) - len(todo))
+    if todo:
+        data = load_data((t.config for t in todo), offline=offline, data_dir=data_dir)
+        run(todo, data, executor=executor, workers=workers, on_outcome=on_outcome)

@@ -1,6 +1,6 @@
 """summary.md: the book's numbers beside the measured ones, as text, from ``results.json``.
 
-Pure functions of the results dict (:mod:`layerspeed.experiments.chapter` documents it):
+Pure functions of the results dict (:mod:`layerspeed.experiments.schema` documents it):
 :func:`comparison_rows` gives one row per number the book quotes, which the command line also
 prints as a rich table, and :func:`to_markdown` the whole summary. Whether each claim holds is
 read from the verdicts the aggregation computed; nothing here is hard-coded.
@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from layerspeed.experiments.chapter import BOOK_RATIO_4, ROUGHLY, verdicts
+from layerspeed.experiments.chapter import BOOK_RATIO_4, ROUGHLY
+from layerspeed.views.text.verdicts import all_verdicts
 
 Row = tuple[str, str, str, str, str]  # experiment, quantity, book, measured, inside?
 
@@ -297,7 +298,7 @@ def to_markdown(results: Mapping[str, Any]) -> str:
         "## Claims",
         "",
     ]
-    for name, v in verdicts(results):
+    for name, v in all_verdicts(results):
         word = {True: "holds", False: "does not hold", None: "undecided"}[v["holds"]]
         lines.append(f"- {name}: {v['claim']}: **{word}**.")
     lines.append("")

@@ -1,0 +1,108 @@
+"""What the runs read: the images, loaded once by the driver and shipped to the workers.
+
+Images travel as :class:`DataSet`: uint8 grey levels, 8 times smaller than floats; a worker
+turns them into ``k / 255`` float64 once (:func:`floats`), exactly as
+:func:`layerspeed.data.load_mnist` does, so the numbers are those of the loaded MNIST.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from layerspeed.data.synthetic import synthetic_split
+from layerspeed.experiments.config import RunConfig
+
+Array = np.ndarray
+Data = dict[str, "DataSet"]  # data set name -> its images: what every run is handed
+
+
+@dataclass(frozen=True)
+class DataSet:
+    """uint8 pixels (8x smaller to ship than floats) and labels.
+
+    ``train_x`` (n_train, 784) and ``eval_x`` (n_eval, 784) are grey levels 0..255; the workers
+    turn them into ``x / 255`` float64, exactly as :func:`layerspeed.data.load_mnist` does.
+    """
+
+    name: str  # "mnist" or "synthetic"
+    train_x: Array  # (n_train, 784) uint8
+    train_labels: Array  # (n_train,) int64
+    eval_x: Array  # (n_eval, 784) uint8
+    eval_labels: Array  # (n_eval,) int64
+    key: str = ""  # a fingerprint of the arrays, for the workers' cache
+
+    @classmethod
+    def make(
+        cls, name: str, train_x: Array, train_labels: Array, eval_x: Array, eval_labels: Array
+    ) -> DataSet:
+        h = hashlib.sha1(name.encode())
+        for a in (train_x, train_labels, eval_x, eval_labels):
+            h.update(np.ascontiguousarray(a).tobytes())
+        return cls(name, train_x, train_labels, eval_x, eval_labels, h.hexdigest())
+
+    @classmethod
+    def from_mnist(cls, mnist: Any, n_train: int, n_eval: int) -> DataSet:
+        """The first ``n_train`` training and ``n_eval`` validation images of a loaded MNIST."""
+        # Back to the grey levels: x = k / 255 in float64, so rint(255 x) is k exactly.
+        return cls.make(
+            "mnist",
+            np.rint(mnist.training.x[:n_train] * 255).astype(np.uint8),
+            mnist.training.labels[:n_train],
+            np.rint(mnist.validation.x[:n_eval] * 255).astype(np.uint8),
+            mnist.validation.labels[:n_eval],
+        )
+
+    @classmethod
+    def synthetic(cls, n_train: int, n_eval: int) -> DataSet:
+        """The first images of :func:`layerspeed.data.synthetic.synthetic_split`."""
+        return cls.make("synthetic", *synthetic_split(n_train, 0), *synthetic_split(n_eval, 1))
+
+
+_FLOATS: dict[str, tuple[Array, Array]] = {}
+
+
+def floats(d: DataSet) -> tuple[Array, Array]:
+    """``(train_x, eval_x)`` as float64 in [0, 1], converted once per worker and data set."""
+    if d.key not in _FLOATS:
+        if len(_FLOATS) > 2:
+            _FLOATS.clear()
+        _FLOATS[d.key] = (
+            np.divide(d.train_x, 255.0, dtype=np.float64),  # (n_train, 784)
+            np.divide(d.eval_x, 255.0, dtype=np.float64),  # (n_eval, 784)
+        )
+    return _FLOATS[d.key]
+
+
+def load_data(
+    configs: Iterable[RunConfig],
+    *,
+    offline: bool = False,
+    data_dir: str | os.PathLike[str] | None = None,
+) -> Data:
+    """The data sets the ``configs`` read, each as large as its largest run needs.
+
+    MNIST comes from the local cache (fetched on first use); in the driver only: workers are
+    handed what this returns.
+    """
+    needs: dict[str, tuple[int, int]] = {}
+    for c in configs:
+        n_train, n_eval = needs.get(c.dataset, (1, 1))
+        evaluation = c.n_eval if c.records("accuracy") else 1
+        needs[c.dataset] = (max(n_train, c.n_train_read), max(n_eval, evaluation))
+    out: Data = {}
+    for name, (n_train, n_eval) in sorted(needs.items()):
+        if name == "synthetic":
+            out[name] = DataSet.synthetic(n_train, n_eval)
+        else:
+            from layerspeed.data import load_mnist
+
+            mnist = load_mnist(offline=offline, data_dir=Path(data_dir) if data_dir else None)
+            out[name] = DataSet.from_mnist(mnist, n_train, n_eval)
+    return out

@@ -1,0 +1,342 @@
+"""The two jobs end to end: a reproduction of the chapter and a sweep, from runs to report.
+
+The command line calls these and prints; they plan the runs
+(:mod:`layerspeed.experiments.grid`), run them on one driver
+(:mod:`layerspeed.experiments.driver`), sum them up (:mod:`layerspeed.experiments.chapter`,
+:mod:`layerspeed.experiments.summary`), put the verdicts and findings into words
+(:mod:`layerspeed.views.text`), and write ``results.json`` / ``summary.json``, ``summary.md``,
+the figures and ``report.html`` through :mod:`layerspeed.store`.
+
+A reproduction is the ``chapter`` preset, the ``remedies`` preset (in ``OUT/remedies``) and
+the single-neuron chain; both presets' runs share one pool of workers.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib.metadata
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from layerspeed import __version__
+from layerspeed.errors import BadInput, LayerspeedError
+from layerspeed.experiments.chapter import aggregate
+from layerspeed.experiments.config import RunConfig, check_value
+from layerspeed.experiments.datasets import load_data
+from layerspeed.experiments.driver import (
+    Outcome,
+    RunRecord,
+    Task,
+    collect,
+    default_workers,
+    pending,
+    plan,
+    run_tasks,
+)
+from layerspeed.experiments.grid import Grid, Study, load_preset
+from layerspeed.experiments.run import RunResult, train_run
+from layerspeed.experiments.schema import SCHEMA_VERSION
+from layerspeed.experiments.summary import summarize
+from layerspeed.nn import Network
+from layerspeed.store import write_json_atomic, write_text_atomic
+
+# progress(total, description) -> a context manager yielding advance(message)
+Progress = Callable[[int, str], AbstractContextManager[Callable[[str], None]]]
+VERSIONED = ("numpy", "scipy", "altair", "vl-convert-python", "jinja2", "matplotlib")
+
+
+@contextmanager
+def _silent(total: int, description: str) -> Iterator[Callable[[str], None]]:
+    def advance(message: str = "") -> None:
+        return None
+
+    yield advance
+
+
+def versions() -> dict[str, str]:
+    """The versions a result was made with: layerspeed's, Python's and the libraries'."""
+    out = {"layerspeed_version": __version__, "python": platform.python_version()}
+    for name in VERSIONED:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+@dataclass(frozen=True)
+class Finished:
+    """What a job left: its summary, the files written, and the runs that did not finish."""
+
+    summary: dict[str, Any]  # results.json (a reproduction) or summary.json (a sweep)
+    paths: list[Path]
+    unfinished: list[str]  # "name: status: message" of every run not done or diverged
+
+
+def _unfinished(records: list[RunRecord]) -> list[str]:
+    return [
+        f"{r.task.name}: {r.status or 'not run'}: {r.message}"
+        for r in records
+        if r.status not in ("done", "diverged")
+    ]
+
+
+def _run(
+    tasks: list[Task],
+    *,
+    executor: Executor | None,
+    workers: int | None,
+    progress: Progress | None,
+    description: str,
+    offline: bool,
+    on_plan: Callable[[int, int], None] | None,
+) -> int:
+    """Run the tasks not yet ended, with a progress display; how many ran."""
+    todo = len(pending(tasks))
+    if on_plan is not None:
+        on_plan(todo, len(tasks) - todo)
+    with (progress or _silent)(todo, description) as advance:
+
+        def report(outcome: Outcome) -> None:
+            advance(f"{outcome.task.name} {outcome.status} ({outcome.seconds:.1f} s)")
+
+        run_tasks(tasks, executor=executor, workers=workers, on_outcome=report, offline=offline)
+    return todo
+
+
+# ---- a sweep -------------------------------------------------------------------------------
+
+
+def sweep_summary(study: Study, records: list[RunRecord], **meta: Any) -> dict[str, Any]:
+    """A study's summary with its findings in words and its ``meta``."""
+    from layerspeed.views.text.sweep import findings
+
+    summary = summarize(study, records)
+    summary["findings"] = findings(summary)
+    summary["meta"] |= meta
+    return summary
+
+
+def write_sweep(summary: dict[str, Any], out: Path) -> list[Path]:
+    """``out/summary.json``, ``out/summary.md`` and ``out/figures/sweep.{png,svg}``."""
+    from layerspeed.plots.speeds import save_figure
+    from layerspeed.plots.sweep import sweep_figure
+    from layerspeed.views.text.sweep import sweep_markdown
+
+    write_json_atomic(out / "summary.json", summary, indent=1)
+    write_text_atomic(out / "summary.md", sweep_markdown(summary))
+    return [
+        out / "summary.json",
+        out / "summary.md",
+        *save_figure(sweep_figure(summary), out / "figures" / "sweep"),
+    ]
+
+
+def sweep(
+    grid: Grid,
+    out: Path,
+    *,
+    quick: bool = False,
+    executor: Executor | None = None,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    offline: bool = False,
+    on_plan: Callable[[int, int], None] | None = None,
+) -> Finished:
+    """Run every grid point and seed of a one-study grid not yet ended, then sum it up."""
+    if grid.nested:
+        raise BadInput(
+            f"{grid.name}: a file of several studies is a reproduction, not a sweep; "
+            "give a file with one [grid]"
+        )
+    start = time.perf_counter()
+    study = (grid.with_quick() if quick else grid).studies[0]
+    tasks = plan(Grid(grid.name, (study,), nested=False), out)
+    ran = _run(tasks, executor=executor, workers=workers, progress=progress,
+               description=f"sweep {study.name}", offline=offline, on_plan=on_plan)  # fmt: skip
+    records = collect(tasks)
+    summary = sweep_summary(
+        study,
+        records,
+        elapsed_s=time.perf_counter() - start,
+        ran=ran,
+        executor=type(executor).__name__ if executor is not None else "local_pool",
+        workers=workers,
+        quick=quick,
+    )
+    return Finished(summary, write_sweep(summary, out), _unfinished(records))
+
+
+# ---- a reproduction ------------------------------------------------------------------------
+
+
+def chapter_grids(*, quick: bool, seeds: int | None) -> tuple[Grid, Grid]:
+    """The chapter and remedies presets at the size asked for."""
+    chapter, remedies = load_preset("chapter"), load_preset("remedies")
+    if quick:
+        chapter, remedies = chapter.with_quick(), remedies.with_quick()
+    if seeds is not None:
+        chapter = chapter.with_seeds(seeds, quick=quick)
+    return chapter, remedies
+
+
+def check_output_folder(out: Path) -> None:
+    """Refuse, before any work, an output folder that cannot be written."""
+    if out.exists() and not out.is_dir():
+        raise BadInput(f"--out {out}: exists and is not a folder")
+    probe = out if out.exists() else next((p for p in out.parents if p.exists()), Path("."))
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise BadInput(f"--out {out}: {probe} is not writable; give another folder")
+
+
+def reproduce(
+    out: Path,
+    *,
+    quick: bool = False,
+    seeds: int | None = None,
+    remedies: bool = True,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    offline: bool = False,
+    on_plan: Callable[[int, int], None] | None = None,
+) -> Finished:
+    """The chapter's experiments, the remedies sweep and the chain; then the views."""
+    from layerspeed.chain import chapter_chain_results
+    from layerspeed.views.text.verdicts import with_words
+
+    check_output_folder(out)
+    start = time.perf_counter()
+    chapter, remedies_grid = chapter_grids(quick=quick, seeds=seeds)
+    chapter_tasks = plan(chapter, out)
+    remedies_tasks = plan(remedies_grid, out / "remedies") if remedies else []
+    n_workers = workers or default_workers()
+    ran = _run(chapter_tasks + remedies_tasks, executor=None, workers=n_workers,
+               progress=progress, description="runs", offline=offline, on_plan=on_plan)  # fmt: skip
+    records = collect(chapter_tasks)
+    results: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "meta": {
+            **versions(),
+            "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "argv": list(sys.argv),
+            "quick": quick,
+            "seeds": {s.name: len(s.seeds) for s in chapter.studies},
+            "workers": n_workers,
+            "runs_this_time": ran,  # the rest were already done
+        },
+    }
+    results |= aggregate(chapter, records)
+    results["chain"] = chapter_chain_results(seed=0, n_chains=10_000)
+    unfinished = _unfinished(records)
+    paths: list[Path] = []
+    if remedies:
+        remedies_records = collect(remedies_tasks)
+        summary = sweep_summary(remedies_grid.studies[0], remedies_records, quick=quick)
+        paths += write_sweep(summary, out / "remedies")
+        results["remedies"] = summary
+        unfinished += _unfinished(remedies_records)
+    results["meta"]["elapsed_s"] = time.perf_counter() - start
+    results = with_words(results)
+    return Finished(results, paths + write_reproduction(results, out), unfinished)
+
+
+def write_reproduction(results: dict[str, Any], out: Path) -> list[Path]:
+    """``results.json``, ``summary.md``, the figures and ``report.html``."""
+    from layerspeed.plots.speeds import chapter_figures, save_figure
+    from layerspeed.report import write_report
+    from layerspeed.views.text.chapter import to_markdown
+    from layerspeed.views.text.sweep import remedies_section
+
+    paths = []
+    for stem, fig in chapter_figures(results).items():
+        paths += save_figure(fig, out / "figures" / stem)
+    summary = to_markdown(results)
+    if "remedies" in results:
+        summary += "\n" + remedies_section(results["remedies"])
+    write_json_atomic(out / "results.json", results, indent=1)
+    write_text_atomic(out / "summary.md", summary)
+    return [*paths, out / "results.json", out / "summary.md", write_report(out)]
+
+
+# ---- one network -----------------------------------------------------------------------------
+
+
+def check_output_file(path: Path) -> None:
+    """Refuse, before any work, an output file that is a folder or cannot be created."""
+    if path.is_dir():
+        raise BadInput(f"{path} is a folder; give a file name")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise BadInput(f"{path}: the folder {path.parent} is not writable")
+
+
+def _loaded(load_path: Path, dtype: str = "float64") -> Network:
+    net = Network.load(load_path).astype(dtype)
+    check_value("sizes", net.sizes, where=f"the network in {load_path}")
+    return net
+
+
+def network_speeds(
+    *,
+    load_path: Path | None,
+    sizes: tuple[int, ...] | None,
+    seed: int = 0,
+    init: str = "default",
+    activation: str = "sigmoid",
+    cost: str = "cross-entropy",
+    n_probe: int = 1000,
+    offline: bool = False,
+) -> dict[str, Any]:
+    """The speeds of one network (saved, or fresh from ``seed``) on the first ``n_probe``
+    training images: what ``layerspeed speeds`` prints."""
+    config = RunConfig(
+        sizes if sizes is not None else _loaded(load_path).sizes,  # type: ignore[arg-type]
+        init=init, activation=activation, cost=cost, epochs=0, n_train=n_probe,
+        n_probe=n_probe, record=("speeds", "neurons"),
+    )  # fmt: skip
+    net = _loaded(load_path) if load_path is not None else None
+    result = train_run(config, seed, load_data([config], offline=offline), net=net)
+    return {
+        "sizes": list(config.sizes),
+        "source": str(load_path) if load_path else {"seed": seed, "init": init},
+        "n_probe": n_probe,
+        **{k: v for k, v in result.epochs[0].items() if k != "epoch"},
+    }
+
+
+def train_network(
+    config: RunConfig,
+    seed: int,
+    *,
+    load_path: Path | None = None,
+    save_path: Path | None = None,
+    history_path: Path | None = None,
+    offline: bool = False,
+    on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
+) -> RunResult:
+    """``layerspeed train``: one run, the network saved and its record written as a run
+    folder's ``result.json`` is. Outputs are checked before training and written after."""
+    for path in (save_path, history_path):
+        if path is not None:
+            check_output_file(path)
+    net = _loaded(load_path, config.dtype) if load_path is not None else None
+    data = load_data([config], offline=offline)
+    result = train_run(config, seed, data, net=net, on_epoch_end=on_epoch_end)
+    if result.status != "done":
+        raise LayerspeedError(result.message or "training diverged")
+    if save_path is not None and result.net is not None:
+        result.net.save(save_path)
+    if history_path is not None:
+        body = result.to_dict(config, seed, "train") | {
+            "load": str(load_path) if load_path else None
+        }
+        write_json_atomic(history_path, body)
+    return result

@@ -1,0 +1,222 @@
+"""The sweep in words: the findings (sentences with numbers) and the Markdown table.
+
+Reads a sweep summary (:func:`layerspeed.experiments.summary.summarize`); computes nothing
+that is not a rendering of its numbers, save the rank correlation the findings quote.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from layerspeed.experiments.summary import DEAD_ACTIVATIONS
+
+
+def _acc_text(p: dict[str, Any]) -> str:
+    a = p["accuracy"]
+    if a is None:
+        return "no accuracy (diverged)"
+    if a["ci_low"] is None:
+        return f"{a['mean']:.2f}%"
+    return f"{a['mean']:.2f}% [{a['ci_low']:.2f}, {a['ci_high']:.2f}]"
+
+
+def _spread_text(p: dict[str, Any], when: str = "training") -> str:
+    s = p[f"spread_{when}"]
+    return "-" if s is None else f"{s['mean']:.2f}"
+
+
+def _mean_acc(p: Mapping[str, Any]) -> float:
+    return p["accuracy"]["mean"] if p["accuracy"] else -1.0
+
+
+def _listing(group: Sequence[dict[str, Any]], *, keep: int = 3) -> str:
+    """``label (accuracy, spread)`` for each point; for a long list the best and worst few."""
+
+    def one(p: dict[str, Any]) -> str:
+        return f"{p['label']} ({_acc_text(p)}, spread {_spread_text(p)})"
+
+    if len(group) <= 2 * keep:
+        return ", ".join(one(p) for p in group)
+    return (
+        "best "
+        + ", ".join(one(p) for p in group[:keep])
+        + "; ...; worst "
+        + ", ".join(one(p) for p in group[-keep:])
+    )
+
+
+def findings(summary: Mapping[str, Any]) -> list[str]:
+    """Sentences with numbers: which grid points balance the speeds, and their accuracy."""
+    points = summary["points"]
+    out: list[str] = []
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for p in points:
+        groups.setdefault(p["verdict"], []).append(p)
+    for verdict, words in (
+        ("balanced", "keep the first and last hidden layers within 10x of each other in training"),
+        ("vanishing", "leave the first hidden layer more than 10x slower than the last"),
+        ("exploding", "make the first hidden layer more than 10x faster than the last"),
+        ("mixed", "are balanced in some seeds and unbalanced in as many others"),
+    ):
+        g = sorted(groups.get(verdict, []), key=_mean_acc, reverse=True)
+        if not g:
+            continue
+        accs = [p["accuracy"]["mean"] for p in g if p["accuracy"]]
+        acc = f"; accuracy {min(accs):.2f}% to {max(accs):.2f}%" if accs else ""
+        out.append(f"{len(g)} of {len(points)} grid points {words}{acc}: {_listing(g)}.")
+    div = groups.get("diverged", [])
+    if div:
+        out.append(
+            f"{len(div)} grid points diverged (NaN or inf) in most seeds: "
+            + ", ".join(p["label"] for p in div)
+            + "."
+        )
+    scored = [p for p in points if p["accuracy"] and p["spread_training"]]
+    if scored:
+        best = max(scored, key=_mean_acc)
+        out.append(
+            f"Best accuracy: {best['label']}, {_acc_text(best)}, speed spread "
+            f"{_spread_text(best, 'initial')} at initialization and {_spread_text(best)} in "
+            f"training ({best['verdict']})."
+        )
+        # Balance is needed, not sufficient: saturated units learn slowly in every layer alike.
+        stuck = [
+            p
+            for p in groups.get("balanced", [])
+            if p["accuracy"]
+            and p["params"].get("activation") not in DEAD_ACTIVATIONS  # inactive, not flat
+            and _mean_acc(p) < _mean_acc(best) - 5
+            and (p["saturated_share"] or 0) > 0.1
+        ]
+        if stuck:
+            out.append(
+                "Balanced but held back by saturation (more than 10% of the units' derivatives "
+                "below 1% of their maximum at initialization): "
+                + ", ".join(
+                    f"{p['label']} ({_acc_text(p)}, {100 * p['saturated_share']:.0f}% saturated)"
+                    for p in sorted(stuck, key=_mean_acc, reverse=True)
+                )
+                + "."
+            )
+    if len(scored) >= 3:
+        from scipy.stats import spearmanr
+
+        rho = spearmanr(
+            [p["spread_training"]["mean"] for p in scored], [_mean_acc(p) for p in scored]
+        ).statistic
+        if math.isfinite(rho):
+            out.append(
+                f"Across the {len(scored)} grid points that trained, the speed spread in "
+                f"training and the accuracy have Spearman rank correlation {rho:+.2f} "
+                f"(negative: the more unequal the layers' speeds, the lower the accuracy)."
+            )
+    out.extend(_scaled_sigmoid_findings(points))
+    return out
+
+
+def _scaled_sigmoid_findings(points: Sequence[dict[str, Any]]) -> list[str]:
+    """The chapter's exercise: would an activation with a larger derivative help?
+
+    Pairs each sigmoid grid point with the scaled_sigmoid one (4 sigma - 2, maximum derivative
+    1 instead of 1/4) that differs from it in nothing else.
+    """
+
+    def key(p: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(sorted((k, v) for k, v in p["params"].items() if k != "activation"))
+
+    scaled = {key(p): p for p in points if p["params"].get("activation") == "scaled_sigmoid"}
+    pairs = [
+        (p, scaled[key(p)])
+        for p in points
+        if p["params"].get("activation") == "sigmoid" and key(p) in scaled
+    ]
+    if not pairs:
+        return []
+    n_bal = [sum(x["verdict"] == "balanced" for x in side) for side in zip(*pairs, strict=True)]
+    per_pair = "; ".join(
+        (",".join(f"{k}={v}" for k, v in key(p)) or "same settings")
+        + f": spread in training {_spread_text(q)} vs {_spread_text(p)}, "
+        + f"accuracy {_mean_acc(q):.1f}% vs {_mean_acc(p):.1f}%"
+        for p, q in pairs
+    )
+    return [
+        "A larger derivative (the chapter's exercise): scaled_sigmoid = 4 sigma - 2, whose "
+        "derivative reaches 1 instead of 1/4, balances the layers' speeds at "
+        f"{n_bal[1]} of {len(pairs)} settings against sigmoid's {n_bal[0]} "
+        f"(scaled_sigmoid vs sigmoid; {per_pair})."
+    ]
+
+
+def _ci(d: Mapping[str, Any] | None) -> str:
+    if d is None:
+        return "-"
+    if d["ci_low"] is None:
+        return f"{d['mean']:.2f}"
+    return f"{d['mean']:.2f} [{d['ci_low']:.2f}, {d['ci_high']:.2f}]"
+
+
+def _share(v: float | None) -> str:
+    return "-" if v is None else f"{100 * v:.0f}%"
+
+
+def sweep_markdown(summary: Mapping[str, Any]) -> str:
+    """The summary as Markdown: the findings, then one table row per grid point."""
+    runs = summary["runs"]
+    cfg = summary["config"]
+    lines = [
+        f"## Sweep `{summary['name']}`",
+        "",
+        f"{len(summary['points'])} grid points x {len(cfg['seeds'])} seeds = {runs['total']} "
+        f"runs: {runs['done']} done, {runs['diverged']} diverged, {runs['failed']} failed, "
+        f"{runs['missing']} not run. Fixed: "
+        + (", ".join(f"{k}={v}" for k, v in cfg["base"].items()) or "the defaults")
+        + ".",
+        "",
+        "Speed spread = log10(max / min layer speed ||mean dC/db||) over the hidden layers; "
+        "flags: vanishing (first hidden layer > 10x slower than the last), exploding "
+        "(> 10x faster), balanced. Numbers are means over seeds with 95% t intervals. "
+        "Saturated: the share of (example, unit) pairs whose derivative is below 1% of its "
+        "maximum (for relu, the inactive ones, z <= 0); dead: relu units inactive on every "
+        "probe image.",
+        "",
+    ]
+    lines += [f"- {f}" for f in summary["findings"]]
+    lines += [
+        "",
+        "| grid point | runs (done/diverged/failed) | spread at init | spread in training | "
+        "flags in training (v/b/e) | accuracy % | saturated at init | dead at init |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for p in summary["points"]:
+        st = p["status"]
+        ft = p["flags_training"]
+
+        lines.append(
+            f"| {p['label']} | {st['done']}/{st['diverged']}/{st['failed']} "
+            f"| {_ci(p['spread_initial'])} | {_ci(p['spread_training'])} "
+            f"| {p['verdict']} ({ft['vanishing']}/{ft['balanced']}/{ft['exploding']}) "
+            f"| {_ci(p['accuracy'])} | {_share(p['saturated_share'])} | {_share(p['dead_share'])} |"
+        )
+    problems = runs["problems"]
+    if problems:
+        lines += ["", "Runs that did not finish:"]
+        lines += [
+            f"- {q['run']}: {q['status'] or 'not run'} {q['message'] or ''}".rstrip()
+            for q in problems
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def remedies_section(summary: Mapping[str, Any]) -> str:
+    """The remedies sweep as a section of the reproduction's summary.md."""
+    lines = sweep_markdown(summary).rstrip().splitlines()[1:]  # without its own heading
+    return (
+        "## Remedies: activations and initializers side by side\n\n"
+        "The chapter asks how to deal with unstable gradients. The remedies sweep trains the "
+        "deep [784,30,30,30,30,10] network with every activation and initializer, each over "
+        "several seeds, and measures the speed spread beside the accuracy.\n"
+        + "\n".join(lines)
+        + "\n\n![remedies](remedies/figures/sweep.png)\n"
+    )

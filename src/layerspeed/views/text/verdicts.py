@@ -1,0 +1,182 @@
+"""The words of the book's claims and the sentences of evidence, from a verdict's numbers.
+
+:mod:`layerspeed.experiments.chapter` decides each claim and keeps the numbers that decide
+it (``{"id", "holds", "numbers"}``); this module says it: :func:`claim` gives the book's
+words, :func:`evidence` one sentence with the numbers. :func:`with_words` adds both to every
+verdict of a results dict, so ``results.json`` reads on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+Numbers = Mapping[str, Any]
+
+
+def _num(v: float | None, fmt: str = ".3g") -> str:
+    return "undefined" if v is None else format(v, fmt)
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}%"
+
+
+def _band(n: Numbers) -> str:
+    return f"{100 * n['q_low']:.0f}-{100 * n['q_high']:.0f}%"
+
+
+CLAIMS: dict[str, Callable[[Numbers], str]] = {
+    "depth.typical": lambda n: (
+        "each of the book's single-run accuracies is what one run gives (within the 95% "
+        "prediction interval of the final or best-epoch accuracy)"
+    ),
+    "depth.drop_3_4": lambda n: (
+        "the drop from 3 to 4 hidden layers is probably not statistically significant"
+    ),
+    "depth.second_layer": lambda n: (
+        "a second hidden layer improves the accuracy (96.48% -> 96.90%)"
+    ),
+    "depth.deeper_not_better": lambda n: "more than two hidden layers do not help",
+    "neurons.second_larger": lambda n: (
+        "the bars in the second hidden layer are mostly much larger than in the first"
+    ),
+    "initial.rising": lambda n: (
+        "early hidden layers learn slower than later ones at initialization"
+    ),
+    "initial.typical": lambda n: (
+        f"the book's single-network speeds are typical (inside the {_band(n)} band over seeds)"
+    ),
+    "training.first_slowest": lambda n: (
+        "early hidden layers learn much more slowly than later ones throughout training"
+    ),
+    "training.ratio_100": lambda n: (
+        "with four hidden layers the first learns roughly 100 times slower than the last"
+    ),
+}
+
+
+def _depth_typical(n: Numbers) -> str:
+    parts = [
+        f"{r['hidden_layers']} hidden: book {r['book']:.2f}%, final "
+        f"{r['final']:.2f}% (95% PI {_pct(r['pi_low'])}..{_pct(r['pi_high'])}), "
+        f"best {r['best']:.2f}%"
+        for r in n["rows"]
+    ]
+    return "; ".join(parts) + "." if parts else "no finished runs."
+
+
+def _welch(n: Numbers) -> str:
+    text = (
+        f"Welch t-test on the final accuracy: difference {n['mean_difference']:+.2f} "
+        f"points, p = {_num(n['p'])}"
+    )
+    if n.get("book_difference") is not None:
+        text += f" (book: {n['book_difference']:+.2f})"
+    return text + "."
+
+
+def _deeper(n: Numbers) -> str:
+    return (
+        "mean final accuracy by hidden layers: "
+        + ", ".join(f"{h}: {m:.2f}%" for h, m in n["means"])
+        + "."
+    )
+
+
+def _neurons(n: Numbers) -> str:
+    return (
+        f"|dC/db| of neuron j is larger in hidden layer 2 than in hidden layer 1 for "
+        f"{n['share']:.0%} of (seed, neuron) pairs over {n['n_runs']} seeds; seed "
+        f"{n['seed']}: {n['larger']} of {n['n_neurons']}."
+    )
+
+
+def _rising(n: Numbers) -> str:
+    return (
+        "the speeds rise from the first hidden layer to the last in "
+        + ", ".join(f"{s:.0%} of seeds with {h} hidden layers" for h, s in n["shares"])
+        + "."
+    )
+
+
+def _initial_typical(n: Numbers) -> str:
+    outside = [
+        f"{o['hidden_layers']} hidden, layer {o['layer']}: book {o['book']:g}, band "
+        f"{o['low']:.3g}..{o['high']:.3g}, above {o['percentile']:.0%} of the seeds"
+        for o in n["outside"]
+    ]
+    return f"{n['inside']} of {n['total']} of the book's values are inside the band" + (
+        f"; outside: {'; '.join(outside)}." if outside else "."
+    )
+
+
+def _first_slowest(n: Numbers) -> str:
+    return (
+        "the first hidden layer is the slowest in "
+        + ", ".join(
+            f"{r['share_first_slowest']:.0%} of (seed, epoch) pairs with {r['hidden_layers']} "
+            f"hidden layers (in all epochs for {r['seeds_first_always_slowest']} of "
+            f"{r['n_runs']} seeds; speeds in strictly rising order: {r['share_ordered']:.0%}; "
+            f"median curves in rising order: {r['share_median_ordered']:.0%} of epochs)"
+            for r in n["rows"]
+        )
+        + f"; the claim is taken to hold where the first is the slowest in over "
+        f"{n['threshold']:.0%}."
+    )
+
+
+def _ratio(n: Numbers) -> str:
+    return (
+        f"the median ratio last/first is {n['ratio']:.0f} on average over the epochs "
+        f"(geometric mean; {n['start']:.0f} at the start, {n['end']:.0f} at the end, "
+        f"range {n['min']:.0f}..{n['max']:.0f}); 'roughly' taken as within a factor "
+        f"of {n['roughly']:g}."
+    )
+
+
+EVIDENCE: dict[str, Callable[[Numbers], str]] = {
+    "depth.typical": _depth_typical,
+    "depth.drop_3_4": _welch,
+    "depth.second_layer": _welch,
+    "depth.deeper_not_better": _deeper,
+    "neurons.second_larger": _neurons,
+    "initial.rising": _rising,
+    "initial.typical": _initial_typical,
+    "training.first_slowest": _first_slowest,
+    "training.ratio_100": _ratio,
+}
+
+
+def claim(verdict: Mapping[str, Any]) -> str:
+    """The book's words for the verdict's claim."""
+    return CLAIMS[verdict["id"]](verdict["numbers"])
+
+
+def evidence(verdict: Mapping[str, Any]) -> str:
+    """One sentence with the numbers that decide the verdict."""
+    return EVIDENCE[verdict["id"]](verdict["numbers"])
+
+
+def with_words(results: dict[str, Any]) -> dict[str, Any]:
+    """``results`` with ``claim`` and ``evidence`` beside every verdict's numbers."""
+    out = dict(results)
+    for key, part in results.items():
+        if isinstance(part, dict) and "verdicts" in part:
+            out[key] = part | {
+                "verdicts": [
+                    v | {"claim": claim(v), "evidence": evidence(v)} if "id" in v else v
+                    for v in part["verdicts"]
+                ]
+            }
+    return out
+
+
+def all_verdicts(results: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """Every verdict in ``results`` as (part name, verdict), in the parts' order."""
+    return [
+        (name, v)
+        for name, part in results.items()
+        if isinstance(part, Mapping)
+        for v in part.get("verdicts", [])
+    ]
