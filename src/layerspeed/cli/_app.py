@@ -32,6 +32,23 @@ def offline_option(f: F) -> F:
     )(f)
 
 
+def workers_option(f: F) -> F:
+    """``--workers N``: local worker processes."""
+    return click.option(
+        "--workers",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Local worker processes [default: the number of cores].",
+    )(f)
+
+
+def seed_option(help: str) -> Callable[[F], F]:
+    """``--seed N`` (>= 0, default 0) with its own help text."""
+    return click.option(
+        "--seed", type=click.IntRange(min=0), default=0, show_default=True, help=help
+    )
+
+
 def parse_sizes(text: str) -> tuple[int, ...]:
     """``"784,30,10"`` -> ``(784, 30, 10)``, raising click.BadParameter on anything else."""
     try:

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from layerspeed import chain as ch
-from layerspeed.cli._app import cli
+from layerspeed.cli._app import cli, seed_option
 from layerspeed.errors import BadInput
 from layerspeed.nn.activations import ACTIVATIONS
 
@@ -141,13 +141,7 @@ def _print_chain(r: ch.ChainAnalysis) -> None:
 
 
 @cli.command("problems")
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Seed for the random chains of problem 4.",
-)
+@seed_option("Seed for the random chains of problem 4.")
 @click.option(
     "--n-chains",
     type=int,

@@ -1,6 +1,6 @@
 """``layerspeed report DIR``: write ``DIR/report.html`` from the results in DIR.
 
-The page comes from :func:`layerspeed.report.to_html`; this module only resolves paths,
+The page comes from :func:`layerspeed.views.report.to_html`; this module only resolves paths,
 writes it and prints where it is.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from layerspeed.cli._app import cli
-from layerspeed.report import write_report
+from layerspeed.views.report import write_report
 
 
 @cli.command("report")

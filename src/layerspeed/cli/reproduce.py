@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from layerspeed.cli._app import cli, offline_option
+from layerspeed.cli._app import cli, offline_option, workers_option
 from layerspeed.console import progress, stdout
 
 
@@ -29,12 +29,7 @@ from layerspeed.console import progress, stdout
     default=None,
     help="Seeds for the depth and training-speed runs [default: 5, or 2 with --quick]; 4x as many (at least 20) for the cheap initial-speed runs.",
 )
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Worker processes [default: the number of cores].",
-)
+@workers_option
 @click.option(
     "--quick",
     is_flag=True,

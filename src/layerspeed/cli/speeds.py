@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from layerspeed.cli._app import cli, offline_option, parse_sizes
+from layerspeed.cli._app import cli, offline_option, parse_sizes, seed_option
 from layerspeed.console import stdout
 from layerspeed.nn import COSTS, INITIALIZERS
 from layerspeed.nn.activations import ACTIVATIONS
@@ -21,13 +21,7 @@ from layerspeed.nn.activations import ACTIVATIONS
     "--load", "load_path", type=click.Path(path_type=Path), help="A saved network (network2 JSON)."
 )
 @click.option("--sizes", help="Layer sizes of a fresh network, e.g. 784,30,30,10.")
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Seeds the fresh network as `layerspeed train --seed` does.",
-)
+@seed_option("Seeds the fresh network as `layerspeed train --seed` does.")
 @click.option("--init", type=click.Choice(list(INITIALIZERS)), default="default", show_default=True)
 @click.option(
     "--activation", type=click.Choice(list(ACTIVATIONS)), default="sigmoid", show_default=True

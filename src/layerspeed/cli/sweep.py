@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from layerspeed.cli._app import cli, offline_option
+from layerspeed.cli._app import cli, offline_option, workers_option
 from layerspeed.errors import BadInput, LayerspeedError
 
 CLUSTER_HINT = 'the Dask cluster runner needs the extra: pip install "layerspeed[cluster]"'
@@ -47,12 +47,7 @@ def _dask_executor(address: str) -> tuple[Any, Any]:
     default=None,
     help="Output folder [default: layerspeed-sweeps/<name>].",
 )
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Local worker processes [default: the number of cores].",
-)
+@workers_option
 @click.option(
     "--scheduler",
     default=None,

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from layerspeed.cli._app import cli, offline_option, parse_sizes
+from layerspeed.cli._app import cli, offline_option, parse_sizes, seed_option
 from layerspeed.console import progress
 from layerspeed.nn import COSTS, INITIALIZERS
 from layerspeed.nn.activations import ACTIVATIONS
@@ -31,13 +31,7 @@ N_PROBE = 1000  # the chapter measures speeds on the first 1000 training images
 @click.option("--mini-batch", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--eta", type=float, default=0.1, show_default=True, help="Learning rate.")
 @click.option("--lmbda", type=float, default=5.0, show_default=True, help="L2 regularization.")
-@click.option(
-    "--seed",
-    type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Seeds the initial weights and the shuffles.",
-)
+@seed_option("Seeds the initial weights and the shuffles.")
 @click.option(
     "--n-train",
     type=click.IntRange(min=1, max=50000),
