@@ -212,7 +212,7 @@ def parse_seeds(value: Any) -> tuple[int, ...]:
     raise BadInput(f"seeds: {value!r} must be a count or a list of integers")
 
 
-def _table(data: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
+def _subtable(data: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
     value = data.get(key, {})
     if not isinstance(value, dict):
         raise BadInput(f"{where}{key}: must be a table, [{where}{key}]")
@@ -220,7 +220,7 @@ def _table(data: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
 
 
 def _values(data: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
-    table = _table(data, key, where)
+    table = _subtable(data, key, where)
     for k in table:
         if k not in KEYS and not (key == "quick" and k == "seeds"):
             raise BadInput(f"unknown key '{where}{key}.{k}'; allowed keys: {', '.join(KEYS)}")
@@ -239,7 +239,7 @@ def parse_study(
     if "grid" not in data:
         raise BadInput(f"{where}grid: the config has no [{where}grid] table; the grid is empty")
     axes: dict[str, tuple[Any, ...]] = {}
-    for key, values in _table(data, "grid", where).items():
+    for key, values in _subtable(data, "grid", where).items():
         if key not in KEYS:
             raise BadInput(f"unknown key '{where}grid.{key}'; allowed keys: {', '.join(KEYS)}")
         if not isinstance(values, list):

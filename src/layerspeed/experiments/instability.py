@@ -35,17 +35,6 @@ class Instability:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def describe(self) -> str:
-        """The flag with its numbers, e.g. ``vanishing: first 0.003, last 0.285 (95x)``."""
-        if self.ratio >= 1:
-            rel = f"the first {self.ratio:.3g}x slower"
-        else:
-            rel = f"the first {1 / self.ratio:.3g}x faster"
-        return (
-            f"{self.flag}: first hidden layer {self.first:.3g}, last {self.last:.3g} "
-            f"({rel}; spread {self.spread:.2f})"
-        )
-
 
 def assess(speeds: Sequence[float]) -> Instability | None:
     """Spread and flag of one set of layer speeds; None if any is NaN or infinite.

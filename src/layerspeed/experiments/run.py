@@ -121,12 +121,12 @@ def train_run(
             neurons=config.records("neurons"),
         )
 
-        def measure(epoch: int, net: Network, full_batch: Any) -> Record:
+        def read_probe(epoch: int, net: Network, full_batch: Any) -> Record:
             assert probe is not None
             measured.append({"epoch": epoch, **probe(epoch, net, full_batch)})
             return measured[-1]
 
-        callbacks.append(measure)
+        callbacks.append(read_probe)
 
     records: list[Record] = []
     status, message = "done", None
@@ -149,7 +149,7 @@ def train_run(
     passes = probe.backward_passes if probe is not None else None
     if probe is not None and status == "done":
         with np.errstate(over="ignore", invalid="ignore"):
-            measure(config.epochs, net, None)  # the trained network
+            read_probe(config.epochs, net, None)  # the trained network
     if not config.epochs and measured:
         records, measured = measured, measured[:1]  # the initialized network is epoch 0
     final_probe = measured[-1] if len(measured) > len(records) else None

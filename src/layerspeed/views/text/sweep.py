@@ -220,3 +220,15 @@ def remedies_section(summary: Mapping[str, Any]) -> str:
         + "\n".join(lines)
         + "\n\n![remedies](remedies/figures/sweep.png)\n"
     )
+
+
+def describe_instability(i: Mapping[str, Any]) -> str:
+    """An instability's flag with its numbers: ``vanishing: first hidden layer 0.003, ...``."""
+    if i["ratio"] >= 1:
+        rel = f"the first {i['ratio']:.3g}x slower"
+    else:
+        rel = f"the first {1 / i['ratio']:.3g}x faster"
+    return (
+        f"{i['flag']}: first hidden layer {i['first']:.3g}, last {i['last']:.3g} "
+        f"({rel}; spread {i['spread']:.2f})"
+    )
