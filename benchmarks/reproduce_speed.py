@@ -34,14 +34,10 @@ from pathlib import Path
 import numpy as np
 
 from layerspeed.data import load_mnist
-from layerspeed.experiments import (
-    DepthRun,
-    InitialSpeeds,
-    Plan,
-    TrainingSpeeds,
-    chapter_experiments,
-)
+from layerspeed.experiments import Grid, RunConfig
+from layerspeed.experiments.config import shuffle_rng, weight_rng
 from layerspeed.nn import Network
+from layerspeed.pipeline import chapter_grids
 
 # ---- network2's way, one example at a time ---------------------------------------------------
 
@@ -109,26 +105,38 @@ def _columns(x, labels):
     return [(xi.reshape(-1, 1), eye[l].reshape(-1, 1)) for xi, l in zip(x, labels, strict=True)]
 
 
-def _params(cfg, seed):
-    net = Network.create(cfg.sizes, rng=np.random.default_rng([seed, 0]), init=cfg.init)
+def _params(cfg: RunConfig, seed: int):
+    net = Network.create(cfg.sizes, rng=weight_rng(seed), init=cfg.init)
     return [w.copy() for w in net.weights], [b.reshape(-1, 1).copy() for b in net.biases]
 
 
-def reference_run(cfg, seed, mnist, ref_epochs: int | None) -> tuple[float, float]:
-    """(seconds measured, seconds scaled up to all epochs) for one run, network2's way."""
+def reference_run(cfg: RunConfig, seed: int, mnist, ref_epochs: int | None) -> tuple[float, float]:
+    """(seconds measured, seconds scaled up to all epochs) for one run, network2's way.
+
+    The chapter's three kinds of run: a fresh network's speeds (zero epochs), full-batch
+    training with the speeds before each epoch, and mini-batch training scored every epoch.
+    """
     start = time.perf_counter()
     weights, biases = _params(cfg, seed)
-    if isinstance(cfg, InitialSpeeds):
+    if not cfg.epochs:
         probe = _columns(mnist.training.x[: cfg.n_probe], mnist.training.labels[: cfg.n_probe])
         speeds_one_by_one(weights, biases, probe)
         t = time.perf_counter() - start
         return t, t
     epochs = cfg.epochs if ref_epochs is None else min(ref_epochs, cfg.epochs)
     train = _columns(mnist.training.x[: cfg.n_train], mnist.training.labels[: cfg.n_train])
-    rng = np.random.default_rng([seed, 1])
-    if isinstance(cfg, DepthRun):
+    rng = shuffle_rng(seed)
+    if cfg.full_batch and cfg.records("speeds"):
+        for _ in range(epochs):
+            speeds_one_by_one(weights, biases, train)  # a separate pass before the step
+            update_mini_batch(weights, biases, train, cfg.eta, cfg.lmbda, len(train))
+    else:
         validation = list(
-            zip(mnist.validation.x.reshape(-1, 784, 1), mnist.validation.labels, strict=True)
+            zip(
+                mnist.validation.x[: cfg.n_eval].reshape(-1, 784, 1),
+                mnist.validation.labels[: cfg.n_eval],
+                strict=True,
+            )
         )
         m = cfg.mini_batch_size
         for _ in range(epochs):
@@ -137,15 +145,11 @@ def reference_run(cfg, seed, mnist, ref_epochs: int | None) -> tuple[float, floa
                 batch = [train[i] for i in order[k : k + m]]
                 update_mini_batch(weights, biases, batch, cfg.eta, cfg.lmbda, len(train))
             accuracy_one_by_one(weights, biases, validation)
-    elif isinstance(cfg, TrainingSpeeds):
-        for _ in range(epochs):
-            speeds_one_by_one(weights, biases, train)  # a separate pass before the step
-            update_mini_batch(weights, biases, train, cfg.eta, cfg.lmbda, len(train))
     t = time.perf_counter() - start
     return t, t * cfg.epochs / epochs
 
 
-def reference(plan: Plan, ref_epochs: int | None) -> tuple[float, float]:
+def reference(chapter: Grid, ref_epochs: int | None) -> tuple[float, float]:
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):
@@ -153,13 +157,13 @@ def reference(plan: Plan, ref_epochs: int | None) -> tuple[float, float]:
         mnist = load_mnist(offline=True)
         load = time.perf_counter() - start
         measured, scaled = load, load
-        for exp in chapter_experiments(plan):
-            for cfg in exp.configs:
-                for seed in exp.seeds:
-                    m, s = reference_run(cfg, seed, mnist, ref_epochs)
+        for study in chapter.studies:
+            for point in study.points():
+                for seed in study.seeds:
+                    m, s = reference_run(point.config, seed, mnist, ref_epochs)
                     measured += m
                     scaled += s
-                print(f"  reference {exp.name} {cfg.label}: {scaled:.0f} s so far", flush=True)
+                print(f"  reference {study.name} {point.label}: {scaled:.0f} s so far", flush=True)
     return measured, scaled
 
 
@@ -200,7 +204,7 @@ def main() -> int:
     )
     parser.add_argument("--skip-reference", action="store_true")
     args = parser.parse_args()
-    plan = Plan.smoke(1) if args.quick else Plan.chapter(1)
+    chapter, _ = chapter_grids(quick=args.quick, seeds=1)  # what `reproduce --seeds 1` runs
     load_mnist()  # fetch once, outside every timing
     print(
         f"layerspeed reproduce --seeds 1{' --quick' if args.quick else ''}, {os.cpu_count()} cores"
@@ -211,7 +215,7 @@ def main() -> int:
     print(f"  2 workers: {t2:8.1f} s   (1 worker / 2 workers = {t1 / t2:.2f}x)", flush=True)
     if args.skip_reference:
         return 0
-    measured, scaled = reference(plan, args.ref_epochs)
+    measured, scaled = reference(chapter, args.ref_epochs)
     note = (
         f" (measured {measured:.1f} s on the first {args.ref_epochs} epochs of each run, "
         "scaled up by epochs)"

@@ -28,19 +28,13 @@ import time
 from concurrent.futures import Executor, wait
 
 from layerspeed import __version__
-from layerspeed.experiments.sweep import (
-    Sweep,
-    SweepData,
-    execute,
-    load_sweep_data,
-    local_pool,
-    parse_sweep,
-    plan,
-)
+from layerspeed.experiments.datasets import Data, load_data
+from layerspeed.experiments.driver import LocalPool, plan, run
+from layerspeed.experiments.grid import Grid, parse_grid
 
 
 def _start(seconds: float) -> int:
-    import layerspeed.experiments.sweep  # noqa: F401  the imports, out of the timing
+    import layerspeed.experiments.driver  # noqa: F401  the imports, out of the timing
 
     time.sleep(seconds)
     return os.getpid()
@@ -52,18 +46,16 @@ def warm_up(executor: Executor, workers: int) -> None:
     wait([executor.submit(_start, 1.0) for _ in range(workers)])
 
 
-def timed(
-    executor: Executor, sweep: Sweep, data: dict[str, SweepData], workers: int, repeat: int
-) -> list[float]:
+def timed(executor: Executor, grid: Grid, data: Data, workers: int, repeat: int) -> list[float]:
     """Seconds to run the whole sweep on a warm ``executor`` into a fresh folder, ``repeat``
     times."""
     warm_up(executor, workers)
     times = []
     for _ in range(repeat):
         with tempfile.TemporaryDirectory() as out:
-            tasks = plan(sweep, out)
+            tasks = plan(grid, out)
             start = time.perf_counter()
-            outcomes = execute(tasks, data, executor=executor)
+            outcomes = run(tasks, data, executor=executor)
             times.append(time.perf_counter() - start)
         bad = [o for o in outcomes if o.status != "done"]
         if bad:
@@ -80,7 +72,7 @@ def main() -> None:
     parser.add_argument("--no-dask", action="store_true", help="skip the LocalCluster")
     args = parser.parse_args()
 
-    sweep = parse_sweep(
+    grid = parse_grid(
         {
             "name": "scaling",
             "seeds": args.seeds,
@@ -91,7 +83,7 @@ def main() -> None:
                 "n_train": args.n_train,
                 "n_probe": 500,
                 "n_eval": 2000,
-                "data": args.data,
+                "dataset": args.data,
             },
             "grid": {
                 "activation": ["sigmoid", "tanh", "relu", "softplus"],
@@ -99,8 +91,9 @@ def main() -> None:
             },
         }
     )
-    n = len(sweep.points()) * len(sweep.seeds)
-    data = load_sweep_data(sweep, offline=True)
+    (study,) = grid.studies
+    n = len(study.points()) * len(study.seeds)
+    data = load_data((p.config for p in study.points()), offline=True)
     print(
         f"layerspeed {__version__}, Python {platform.python_version()}, "
         f"{os.cpu_count()} CPUs ({len(os.sched_getaffinity(0))} usable); {n} runs of "
@@ -108,11 +101,11 @@ def main() -> None:
     )
     rows: list[tuple[str, list[float]]] = []
     for workers in (1, 2):
-        with local_pool(data, workers) as pool:
+        with LocalPool(data, workers) as pool:
             rows.append(
                 (
                     f"local_pool, {workers} worker{'s' * (workers > 1)}",
-                    timed(pool, sweep, data, workers, args.repeat),
+                    timed(pool, grid, data, workers, args.repeat),
                 )
             )
     if not args.no_dask:
@@ -130,7 +123,7 @@ def main() -> None:
                 rows.append(
                     (
                         "Dask LocalCluster, 2 workers",
-                        timed(client.get_executor(), sweep, data, 2, args.repeat),
+                        timed(client.get_executor(), grid, data, 2, args.repeat),
                     )
                 )
     print(f"{'executor':<30} {'best s':>7} {'runs/min':>9} {'vs 1 worker':>12}  all runs (s)")

@@ -1,4 +1,8 @@
-"""`layerspeed train` end to end on the real MNIST data, and its argument checking."""
+"""`layerspeed train` end to end on the real MNIST data, and its argument checking.
+
+The ``--history`` file is a run folder's ``result.json`` body (config, seed, epochs, ...) with
+the network it started from under ``load``.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import pytest
 
 from layerspeed.cli import main
 from layerspeed.data import load_mnist, one_hot
+from layerspeed.experiments.config import RunConfig
 from layerspeed.nn import Network
 from layerspeed.probes import layer_speeds
 
@@ -40,12 +45,32 @@ def test_train_one_epoch_on_mnist_reaches_90_percent(tmp_path, capsys):
     assert "Epoch 0: validation accuracy" in out
     data = json.loads(history.read_text())
     assert data["config"]["sizes"] == [784, 30, 10] and data["seed"] == 3
-    assert data["layerspeed_version"]
+    assert data["kind"] == "train" and data["load"] is None and data["layerspeed_version"]
+    # The same record as any run folder's result.json: the config is a whole RunConfig.
+    config = RunConfig.from_dict(data["config"])
+    assert (config.epochs, config.mini_batch_size, config.eta, config.lmbda) == (1, 10, 0.1, 5.0)
+    assert config.n_train == 50_000 and config.record == ("accuracy",)
+    assert data["layer_names"] == ["hidden 1"] and data["diverged_epoch"] is None
     (record,) = data["epochs"]
     assert record["epoch"] == 0
     assert record["evaluation_accuracy"] > 0.90
+    assert data["final_accuracy"] == record["evaluation_accuracy"] and data["best_epoch"] == 0
     assert np.isfinite(record["training_cost"]) and np.isfinite(record["evaluation_cost"])
+    assert "final_probe" not in data  # no speeds tracked
     assert Network.load(saved).sizes == (784, 30, 10)
+    assert f"Saved the network to {saved}" in out and f"Wrote the history to {history}" in out
+
+
+def test_train_from_a_saved_network_records_where_it_started(tmp_path):
+    start, history = tmp_path / "start.json", tmp_path / "h.json"
+    Network.create((784, 20, 10), rng=np.random.default_rng([1, 0]), activation="tanh").save(start)
+    args = ["train", "--load", str(start), "--epochs", "1", "--n-train", "300"]
+    assert main([*args, "--history", str(history)]) == 0
+    data = json.loads(history.read_text())
+    assert data["load"] == str(start)
+    # The sizes and the activation come from the saved network.
+    assert data["config"]["sizes"] == [784, 20, 10] and data["config"]["activation"] == "tanh"
+    assert data["config"]["n_train"] == 300 and len(data["epochs"]) == 1
 
 
 def test_track_speeds_records_the_initial_network_first(tmp_path):
@@ -67,7 +92,11 @@ def test_track_speeds_records_the_initial_network_first(tmp_path):
         str(history),
     ]
     assert main(args) == 0
-    records = json.loads(history.read_text())["epochs"]
+    data = json.loads(history.read_text())
+    assert data["config"]["n_probe"] == 500 and data["config"]["record"] == ["accuracy", "speeds"]
+    # Full batch on the probe set: each epoch's own gradient gives the speeds.
+    assert data["extra_backward_passes"] == 0
+    records = data["epochs"]
     assert [r["epoch"] for r in records] == [0, 1]
     # Record 0 is the untrained network: the same seed gives the same initial weights.
     net = Network.create((784, 30, 30, 10), rng=np.random.default_rng([5, 0]))
@@ -76,6 +105,9 @@ def test_track_speeds_records_the_initial_network_first(tmp_path):
     np.testing.assert_allclose(records[0]["layer_speeds"], want.layer_speeds, rtol=1e-12)
     assert len(records[1]["layer_speeds"]) == 2
     assert records[1]["layer_speeds"] != records[0]["layer_speeds"]
+    # ... and the trained network's reading after the last epoch.
+    assert data["final_probe"]["epoch"] == 2 and len(data["final_probe"]["layer_speeds"]) == 2
+    assert set(data["instability"]) == {"initial", "training", "final"}
 
 
 @pytest.mark.parametrize(

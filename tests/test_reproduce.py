@@ -44,14 +44,26 @@ def test_reproduce_quick_end_to_end_and_resume(tmp_path, capsys):
     assert set(results) >= {
         "meta", "runs", "depth", "neurons", "initial", "training", "chain", "remedies"
     }  # fmt: skip
+    assert results["schema_version"] == 2
     meta = results["meta"]
-    assert meta["quick"] is True and meta["argv"] and meta["seeds"]["depth"] == 2
+    assert meta["quick"] is True and meta["argv"]
+    assert meta["seeds"] == {"depth": 2, "neurons": 8, "initial": 8, "training": 2}
     assert {"layerspeed_version", "numpy", "scipy", "matplotlib", "python", "date"} <= set(meta)
     assert results["runs"]["done"] == results["runs"]["total"] == 4 * 2 + 8 + 3 * 8 + 3 * 2
     assert [r["book"] for r in results["depth"]["rows"]] == [96.48, 96.90, 96.57, 96.53]
     assert results["initial"]["rows"][2]["book"] == [0.003, 0.017, 0.070, 0.285]
     training = results["training"]["rows"][2]
     assert len(training["layers"]) == 4 and len(training["layers"][0]["median"]) == 50
+    # Every verdict: the claim's id, holds or not, its numbers, and their words beside them.
+    verdicts = [v for part in ("depth", "neurons", "initial", "training")
+                for v in results[part]["verdicts"]]  # fmt: skip
+    assert {v["id"] for v in verdicts} >= {
+        "depth.typical", "neurons.second_larger", "initial.rising", "training.first_slowest",
+        "training.ratio_100",
+    }  # fmt: skip
+    for v in verdicts:
+        assert set(v) == {"id", "holds", "numbers", "claim", "evidence"}, v["id"]
+        assert v["holds"] in (True, False, None) and v["claim"] and v["evidence"]
     summary = (out / "summary.md").read_text()
     for text in ("96.48", "0.285", "--quick", "Holds", "## 4.", "chain"):
         assert text in summary, text
@@ -60,6 +72,9 @@ def test_reproduce_quick_end_to_end_and_resume(tmp_path, capsys):
     assert remedies["runs"]["total"] == 6 * 6 * 2 and remedies["runs"]["failed"] == 0
     assert {p["params"]["activation"] for p in remedies["points"]} >= {"sigmoid", "scaled_sigmoid"}
     assert "## Remedies" in summary and (out / "remedies" / "figures" / "sweep.png").is_file()
+    remedy = out / "remedies" / "runs" / "activation=scaled_sigmoid,init=he" / "seed-1"
+    assert json.loads((remedy / "result.json").read_text())["config"]["epochs"] == 1
+    assert (out / "remedies" / "summary.json").is_file()
     # ... and the report, whose path the command prints last.
     report = out / "report.html"
     assert f"The report: {report.resolve()}" in captured.out
@@ -68,7 +83,9 @@ def test_reproduce_quick_end_to_end_and_resume(tmp_path, capsys):
     run = out / "runs" / "depth" / "784-30-30-10" / "seed-1"
     result = json.loads((run / "result.json").read_text())
     assert result["seed"] == 1 and result["config"]["epochs"] == 2
+    assert result["config"]["n_train"] == 5000 and result["kind"] == "depth"
     assert result["layerspeed_version"] and len(result["epochs"]) == 2
+    assert len(list((out / "runs" / "initial" / "784-30-30-30-30-10").iterdir())) == 8
 
     # A second reproduction finds every run done and only rebuilds the summary.
     stamp = (run / "result.json").stat().st_mtime_ns

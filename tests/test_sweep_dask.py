@@ -15,7 +15,8 @@ distributed = pytest.importorskip(
     "distributed", reason='Dask is an optional extra (pip install "layerspeed[cluster]")'
 )
 
-from layerspeed.experiments.sweep import parse_sweep, run_sweep  # noqa: E402
+from layerspeed import pipeline  # noqa: E402
+from layerspeed.experiments.grid import parse_grid  # noqa: E402
 
 
 def _results(out: Path) -> dict[str, dict[str, Any]]:
@@ -29,7 +30,7 @@ def _results(out: Path) -> dict[str, dict[str, Any]]:
 
 
 def test_local_cluster_equals_local_processes(tmp_path: Path) -> None:
-    sweep = parse_sweep(
+    grid = parse_grid(
         {
             "name": "dask",
             "seeds": [0, 3],
@@ -40,12 +41,12 @@ def test_local_cluster_equals_local_processes(tmp_path: Path) -> None:
                 "n_train": 300,
                 "n_probe": 100,
                 "n_eval": 200,
-                "data": "synthetic",
+                "dataset": "synthetic",
             },
             "grid": {"activation": ["sigmoid", "relu"], "init": ["default", "he"]},
         }
     )
-    local = run_sweep(sweep, tmp_path / "local", workers=2)  # the default process pool
+    local = pipeline.sweep(grid, tmp_path / "local", workers=2).summary  # the local pool
     with (
         distributed.LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
@@ -53,9 +54,10 @@ def test_local_cluster_equals_local_processes(tmp_path: Path) -> None:
         distributed.Client(cluster) as client,
     ):
         executor = client.get_executor()
-        on_dask = run_sweep(sweep, tmp_path / "dask", executor=executor)
+        on_dask = pipeline.sweep(grid, tmp_path / "dask", executor=executor).summary
         assert len(client.scheduler_info()["workers"]) == 2
     assert local["runs"]["done"] == on_dask["runs"]["done"] == 8
+    assert on_dask["meta"]["executor"] != "local_pool"
     a, b = _results(tmp_path / "local"), _results(tmp_path / "dask")
     assert len(a) == 8 and a == b  # every number, bit for bit
     assert local["points"] == on_dask["points"]
