@@ -243,22 +243,12 @@ def test_a_grid_point_that_is_no_valid_run_names_the_point() -> None:
     assert "grid point n_train=50" in text and "n_probe" in text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="grid.py's _subtable maps data to dataset without checking both are given: the "
-    "later key wins silently",
-)
 def test_data_and_dataset_together_is_refused() -> None:
     data = tiny(eta=[0.1])
     data["base"] |= {"data": "synthetic", "dataset": "mnist"}
     assert "dataset" in bad(data)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Study.__post_init__ names the axis 'grid.KEY' without the 'studies.NAME.' "
-    "prefix the other messages of a file of several studies carry",
-)
 def test_a_mistake_in_one_of_several_studies_names_the_study() -> None:
     text = bad({"studies": {"a": {"grid": {"eta": [0.1, 0.1]}}}})
     assert text.startswith("studies.a.grid.eta")
@@ -432,11 +422,6 @@ def test_reproduce_seeds_scale_the_cheap_studies_by_four() -> None:
     assert [len(s.seeds) for s in quick.studies] == [1, 4, 4, 1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Study.with_seeds keeps the file's 5 depth and training seeds for --seeds 1; "
-    "layerspeed 0.1 (Plan.chapter(1)) ran 1, and the CLI help still says so",
-)
 def test_reproduce_seeds_below_the_files_count() -> None:
     # `reproduce --seeds 1`: 1 depth and 1 training seed, and at least 20 of the cheap ones.
     grid = load_preset("chapter")

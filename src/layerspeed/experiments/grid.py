@@ -105,6 +105,7 @@ class Study:
     title: str = ""
     seed_factor: int = 1
     defaults: dict[str, Any] = field(default_factory=dict)  # where base says nothing
+    where: str = field(default="", compare=False)  # "studies.NAME." in a file of several
 
     def __post_init__(self) -> None:
         check_name(self.name)
@@ -114,18 +115,20 @@ class Study:
                 'activation = ["sigmoid", "relu"]'
             )
         for key, values in self.axes.items():
+            name = f"{self.where}grid.{key}"
             if not values:
-                raise BadInput(f"grid.{key}: the axis is empty; give at least one value")
+                raise BadInput(f"{name}: the axis is empty; give at least one value")
             for v in values:
-                _check(key, v, f"grid.{key}")
+                _check(key, v, name)
             if len(set(values)) != len(values):
-                raise BadInput(f"grid.{key}: {list(values)} repeats a value")
+                raise BadInput(f"{name}: {list(values)} repeats a value")
         for key, v in self.base.items():
-            _check(key, v, f"base.{key}")
+            name = f"{self.where}base.{key}"
+            _check(key, v, name)
             if key in self.axes:
-                raise BadInput(f"base.{key}: {key!r} is also a grid axis; give it in one place")
+                raise BadInput(f"{name}: {key!r} is also a grid axis; give it in one place")
         if not self.seeds:
-            raise BadInput("seeds: no seeds; give a count >= 1 or a non-empty list")
+            raise BadInput(f"{self.where}seeds: no seeds; give a count >= 1 or a non-empty list")
         self.points()  # every combination must make a valid run (n_probe <= n_train, ...)
 
     def points(self) -> list[GridPoint]:
@@ -154,9 +157,11 @@ class Study:
         return replace(self, base={**self.base, **q}, seeds=seeds, quick={})
 
     def with_seeds(self, n: int, *, quick: bool = False) -> Study:
-        """``n`` seeds' worth: ``n * seed_factor`` seeds, never fewer than the file's own
-        unless ``quick``."""
-        count = n * self.seed_factor if quick else max(n * self.seed_factor, len(self.seeds))
+        """``n`` seeds' worth: ``n * seed_factor`` seeds; a study with a factor keeps at least
+        the file's own count, unless ``quick``."""
+        count = n * self.seed_factor
+        if self.seed_factor > 1 and not quick:
+            count = max(count, len(self.seeds))  # the cheap studies keep their floor
         return replace(self, seeds=tuple(range(count)))
 
     def display_title(self) -> str:
@@ -196,26 +201,29 @@ def check_name(name: Any) -> None:
         raise BadInput(f"name: {name!r} must be a non-empty folder name (no '/')")
 
 
-def parse_seeds(value: Any) -> tuple[int, ...]:
+def parse_seeds(value: Any, where: str = "seeds") -> tuple[int, ...]:
     if isinstance(value, int) and not isinstance(value, bool):
         if value < 1:
-            raise BadInput(f"seeds: {value} must be >= 1 (a count) or a list of seeds")
+            raise BadInput(f"{where}: {value} must be >= 1 (a count) or a list of seeds")
         return tuple(range(value))
     if isinstance(value, list):
         if not value:
-            raise BadInput("seeds: the list of seeds is empty")
+            raise BadInput(f"{where}: the list of seeds is empty")
         if any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in value):
-            raise BadInput(f"seeds: {value!r} must be integers >= 0")
+            raise BadInput(f"{where}: {value!r} must be integers >= 0")
         if len(set(value)) != len(value):
-            raise BadInput(f"seeds: {value!r} repeats a seed")
+            raise BadInput(f"{where}: {value!r} repeats a seed")
         return tuple(value)
-    raise BadInput(f"seeds: {value!r} must be a count or a list of integers")
+    raise BadInput(f"{where}: {value!r} must be a count or a list of integers")
 
 
 def _subtable(data: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
     value = data.get(key, {})
     if not isinstance(value, dict):
         raise BadInput(f"{where}{key}: must be a table, [{where}{key}]")
+    for old, new in ALIASES.items():
+        if old in value and new in value:
+            raise BadInput(f"{where}{key}: give {new} or its old name {old}, not both")
     return {ALIASES.get(str(k), str(k)): v for k, v in value.items()}
 
 
@@ -249,7 +257,7 @@ def parse_study(
     quick = _values(data, "quick", where)
     for key, v in quick.items():
         if key == "seeds":
-            parse_seeds(v)
+            parse_seeds(v, f"{where}quick.seeds")
         elif key in axes:
             raise BadInput(
                 f"{where}quick.{key}: {key!r} is a grid axis; quick overrides fixed values"
@@ -263,11 +271,12 @@ def parse_study(
         name=data.get("name", default_name),
         base=base,
         axes=axes,
-        seeds=parse_seeds(data.get("seeds", 1)),
+        seeds=parse_seeds(data.get("seeds", 1), f"{where}seeds"),
         quick=quick,
         title=str(data.get("title", "")),
         seed_factor=factor,
         defaults=dict(defaults),
+        where=where,
     )
     if quick:
         study.with_quick()  # the quick variant must make valid runs too
