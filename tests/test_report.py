@@ -1,14 +1,13 @@
-"""The HTML report as a pure function: sections, graceful gaps, escaping, size, no network.
+"""The HTML report as a pure function: sections, schema checks, escaping, size, no network.
 
-The chapter's results are made the way ``layerspeed reproduce`` makes them, by
-:func:`layerspeed.experiments.chapter.aggregate` over run records, but the records are
-synthetic (drawn numbers, no training), so the test takes well under a second.
+The chapter's results are a ``results.json`` written by layerspeed 0.1 (``tests/data``, a
+``--quick`` reproduction, without a ``schema_version``): the page must still open what older
+versions wrote. The run folders are synthetic (drawn numbers, no training).
 """
 
 from __future__ import annotations
 
 import functools
-import html
 import json
 import re
 from pathlib import Path
@@ -16,77 +15,21 @@ from typing import Any
 
 import numpy as np
 import pytest
+from markupsafe import escape
 
-from layerspeed.chain import chapter_chain_results
 from layerspeed.cli import main
-from layerspeed.experiments.chapter import (
-    Plan,
-    RunRecord,
-    aggregate,
-    chapter_experiments,
-    isfinite_or_none,
-)
-from layerspeed.report import MAX_BYTES, collect, to_html, write_report
+from layerspeed.errors import BadInput
 from layerspeed.store import RunDir, result_record
+from layerspeed.views.figures import javascript
+from layerspeed.views.report import MAX_BYTES, read_report_inputs, to_html, write_report
 
 HOSTILE = "<script>alert(1)</script>"
-
-
-def _result(cfg: Any, seed: int, rng: np.random.Generator) -> dict[str, Any]:
-    """What a run of ``cfg`` could have left: plausible numbers, nothing trained."""
-    h = len(cfg.sizes) - 2
-    base = 0.3 * 0.2 ** np.arange(h)[::-1]  # speeds rising by layer, as in the chapter
-    if cfg.kind == "depth":
-        acc = 0.95 + 0.01 * rng.random() + 0.005 * np.log1p(np.arange(cfg.epochs))
-        epochs = [{"epoch": e, "evaluation_accuracy": float(a)} for e, a in enumerate(acc)]
-        return result_record(
-            cfg.to_dict(),
-            seed=seed,
-            kind=cfg.kind,
-            epochs=epochs,
-            layer_names=[f"hidden {l + 1}" for l in range(h)],
-        )
-    if cfg.kind == "initial":
-        speeds = (base * np.exp(0.2 * rng.standard_normal(h))).tolist()
-        grads = [(s * rng.standard_normal(30) / 5).tolist() for s in speeds]
-        report = {
-            "layer_speeds": speeds,
-            "neuron_gradients": grads,
-            "mean_example_norms": [2 * s for s in speeds],
-            "weight_grad_norms": [3 * s for s in speeds],
-        }
-        return result_record(
-            cfg.to_dict(),
-            seed=seed,
-            kind=cfg.kind,
-            epochs=[{"epoch": 0, **report}],
-            layer_names=[f"hidden {l + 1}" for l in range(h)],
-            **report,
-        )
-    decay = np.exp(-np.arange(cfg.epochs) / 20)[:, None]  # (epoch, 1)
-    speeds = base[None, :] * (0.3 + decay) * np.exp(0.1 * rng.standard_normal((cfg.epochs, h)))
-    epochs = [{"epoch": e, "layer_speeds": s.tolist()} for e, s in enumerate(speeds)]
-    return result_record(
-        cfg.to_dict(),
-        seed=seed,
-        kind=cfg.kind,
-        epochs=epochs,
-        layer_names=[f"hidden {l + 1}" for l in range(h)],
-        final_training_accuracy=0.9,
-    )
+RESULTS_0_1 = Path(__file__).parent / "data" / "results_0.1.json"
 
 
 @functools.cache
 def _chapter_results_json() -> str:
-    rng = np.random.default_rng(0)
-    experiments = chapter_experiments(Plan.smoke(seeds=3))
-    records = [
-        RunRecord(exp.name, cfg.label, seed, "done", None, _result(cfg, seed, rng))
-        for exp in experiments
-        for cfg in exp.configs
-        for seed in exp.seeds
-    ]
-    results = aggregate(experiments, records)
+    results = json.loads(RESULTS_0_1.read_text())
     results["meta"] = {
         "layerspeed_version": "0.1.0",
         "python": "3.11.7",
@@ -96,17 +39,32 @@ def _chapter_results_json() -> str:
         "date": "2024-01-02T03:04:05+00:00",
         "argv": ["layerspeed", "reproduce", "--quick", "--out", "out dir"],
         "quick": True,
-        "seeds": {e.name: e.n_seeds for e in experiments},
+        "seeds": {"depth": 2, "neurons": 8, "initial": 8, "training": 2},
         "workers": 2,
         "elapsed_s": 12.5,
     }
-    results["chain"] = chapter_chain_results(n_chains=500)
-    return json.dumps(isfinite_or_none(results))
+    return json.dumps(results)
 
 
 def chapter_results() -> dict[str, Any]:
     """A results.json of the chapter's shape, fresh for every caller to change."""
     return json.loads(_chapter_results_json())
+
+
+def values(spec: Any) -> list[dict[str, Any]]:
+    """Every inline data record of a Vega-Lite spec, in order."""
+    out: list[dict[str, Any]] = []
+    if isinstance(spec, dict):
+        data = spec.get("data")
+        if isinstance(data, dict) and isinstance(data.get("values"), list):
+            out += data["values"]
+        for k, v in spec.items():
+            if k != "data":
+                out += values(v)
+    elif isinstance(spec, list):
+        for v in spec:
+            out += values(v)
+    return out
 
 
 def torch_runs(n_epochs: int = 20) -> list[dict[str, Any]]:
@@ -155,8 +113,11 @@ def test_all_sections_and_figures_present():
     page = to_html(results, torch_runs())
     for section in ("depth", "neurons", "initial", "training", "chain", "problems", "runs", "meta"):
         assert f'<section id="{section}">' in page, section
+    assert '<section id="remedies">' in page
     figures = _script_data(page)["figures"]
-    assert {"neurons", "initial", "training", "sigma-prime", "width"} <= set(figures)
+    assert {"depth", "neurons", "initial", "training", "sigma-prime", "width", "remedies"} <= set(
+        figures
+    )
     assert {k for k in figures if k.startswith("runs-")} == {"runs-0", "runs-1"}
     for fig_id in figures:
         assert f'data-figure="{fig_id}"' in page
@@ -165,26 +126,38 @@ def test_all_sections_and_figures_present():
     assert "0.285" in page  # the book's initial speed of the last of four hidden layers
     for name in ("depth", "neurons", "initial", "training"):
         for v in results[name]["verdicts"]:
-            assert html.escape(v["claim"]) in page and html.escape(v["evidence"]) in page
+            assert escape(v["claim"]) in page and escape(v["evidence"]) in page
     assert "Welch" in page
     assert "width bound" in page
     # metadata: versions, seeds, date and command line
     assert "2024-01-02T03:04:05+00:00" in page
-    assert "layerspeed reproduce --quick --out &#x27;out dir&#x27;" in page
+    assert "layerspeed reproduce --quick --out &#39;out dir&#39;" in page
     assert "quick" in page and "numpy" in page.lower()
+    assert "14 hold" in page and "2 do not" in page  # the tally of the 16 claims
 
 
 def test_figure_data_matches_results():
     results = chapter_results()
     figures = _script_data(to_html(results))["figures"]
-    bars = figures["neurons"]["groups"]
-    for group, layer in zip(bars, results["neurons"]["example"]["layers"], strict=True):
-        assert group["values"] == pytest.approx(layer, rel=1e-3)
-    training = figures["training"]["panels"]
-    assert len(training) == 3 and [len(p["series"]) for p in training] == [2, 3, 4]
-    assert figures["training"]["log"] is True and figures["training"]["toggle"] is True
-    sigma = figures["sigma-prime"]["series"][0]
-    assert max(sigma["y"]) == pytest.approx(0.25)
+    bars = [r for r in values(figures["neurons"]) if "value" in r]
+    layers = results["neurons"]["example"]["layers"]
+    assert len(bars) == sum(len(v) for v in layers)
+    for l, layer in enumerate(layers):
+        got = [r["value"] for r in bars if r["layer"] == f"hidden layer {l + 1}"]
+        assert got == pytest.approx(layer, rel=1e-3)
+    panels = figures["training"]["hconcat"]
+    rows = results["training"]["rows"]
+    assert [p["title"] for p in panels] == [f"[{r['label'].replace('-', ',')}]" for r in rows]
+    for panel, row in zip(panels, rows, strict=True):
+        records = values(panel)
+        assert len(records) == len(row["epochs"]) * len(row["layers"])
+        for l, band in enumerate(row["layers"]):
+            got = [r["median"] for r in records if r["layer"] == f"hidden {l + 1}"]
+            assert got == pytest.approx(band["median"], rel=1e-3)
+    spec = json.dumps(figures["training"])
+    assert '"type": "log"' in spec and '"bind": "legend"' in spec and '"bind": "scales"' in spec
+    sigma = values(figures["sigma-prime"])
+    assert max(r["prime"] for r in sigma if "prime" in r) == pytest.approx(0.25)
 
 
 def test_runs_only_folder_has_no_chapter_sections():
@@ -195,9 +168,10 @@ def test_runs_only_folder_has_no_chapter_sections():
         assert f'<section id="{section}">' not in page
     figures = _script_data(page)["figures"]
     assert set(figures) == {"runs-0", "runs-1"}
-    series = figures["runs-0"]["panels"][0]["series"]
-    assert [s["name"] for s in series] == ["0", "2", "4", "6", "8"]
-    assert all(len(s["runs"]) == 2 for s in series)  # two seeds drawn as lines, plus a band
+    records = values(figures["runs-0"])
+    assert [r["layer"] for r in records[:5]] == ["0", "2", "4", "6", "8"]
+    assert all("r0" in r and "r1" in r for r in records)  # two seeds drawn as lines
+    assert records[0]["median"] is None  # the speed that was not measured is a gap
     assert "torch-results/relu-he" in page and "torch-results/sigmoid" in page
 
 
@@ -213,12 +187,19 @@ def test_partial_and_empty_results_render():
     results["neurons"] = {"title": "t", "n_runs": 0, "verdicts": []}
     page = to_html(results)
     assert '<section id="training">' not in page and '<section id="problems">' not in page
-    assert '<section id="depth">' in page and "could not be shown" not in page
+    assert '<section id="depth">' in page and "no runs" in page
     assert "no results in this folder" in to_html({})
-    # a part that is not what it should be is named, not fatal
+
+
+def test_schema_drift_fails_loudly():
     broken = chapter_results()
     broken["initial"]["rows"] = [{"hidden_layers": 2, "median": 5}]
-    assert "could not be shown" in to_html(broken)
+    with pytest.raises(KeyError):
+        to_html(broken)
+    newer = chapter_results() | {"schema_version": 99}
+    with pytest.raises(BadInput, match="schema version 99"):
+        to_html(newer)
+    assert "<section" in to_html(chapter_results() | {"schema_version": 2})
 
 
 def test_hostile_strings_are_escaped():
@@ -231,29 +212,35 @@ def test_hostile_strings_are_escaped():
     runs = torch_runs()
     runs[0]["path"] = f"{HOSTILE}/seed-0"
     runs[0]["result"]["layer_names"][0] = "</script><b>x</b>"
-    page = to_html(results, runs)
+    page = to_html(results, runs).replace(javascript(), "")
     assert "<script>alert" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    # three script blocks: the data, the code, and nothing a string could open
-    assert page.count("<script") == 2 and page.count("</script>") == 2
+    # three script blocks: the data, Vega, the code that draws; nothing a string could open
+    assert page.count("<script") == 3 and page.count("</script>") == 3
     data = _script_data(page)  # still parses, and holds the string unchanged
-    assert data["figures"]["runs-0"]["legend"][0] == "</script><b>x</b>"
+    layers = {r["layer"] for f in data["figures"].values() for r in values(f) if "layer" in r}
+    assert "</script><b>x</b>" in layers
 
 
 def test_no_network_and_small():
     results = chapter_results()
-    many = torch_runs(n_epochs=2000) * 5  # thinned to MAX_POINTS per curve
+    many = torch_runs(n_epochs=2000) * 5  # thinned per curve
     page = to_html(results, many)
     assert len(page.encode()) < MAX_BYTES
     assert not re.search(r"""(?:src|href|action)\s*=\s*["']?\s*(?:https?:)?//""", page, re.I)
     assert not re.search(r"""url\(\s*["']?\s*(?:https?:)?//|@import""", page, re.I)
-    # The only URL is the SVG namespace the script passes to createElementNS.
-    assert set(re.findall(r"https?://[^\s\"'<>]*", page)) == {"http://www.w3.org/2000/svg"}
-    assert "<link" not in page and "<img" not in page and "<iframe" not in page
+    # Outside the Vega code, the only address is the schema each spec names (not fetched).
+    ours = page.replace(javascript(), "")
+    assert "<link" not in ours and "<img" not in ours and "<iframe" not in ours
+    urls = set(re.findall(r"https?://[^\s\"'<>]*", ours))
+    assert {re.sub(r"/v[0-9.]+\.json$", "", u) for u in urls} == {
+        "https://vega.github.io/schema/vega-lite"
+    }
+    assert '"url"' not in ours  # no chart loads its data
 
 
 def test_json_block_escapes_script_end():
-    page = to_html({"neurons": {"title": "a</script>b<!--c", "n_runs": 0}}, torch_runs())
+    page = to_html({"neurons": {"title": "a</script>b<!--c", "n_runs": 0, "verdicts": []}})
     block = re.search(r'id="report-data">(.*?)</script>', page, re.S).group(1)
     assert "</" not in block and "<!--" not in block
 
@@ -268,16 +255,27 @@ def _write_torch_runs(root: Path) -> None:
         d.finish(run["result"])
 
 
-def test_collect_skips_the_chapters_runs(tmp_path):
+def test_read_report_inputs_skips_the_chapters_runs(tmp_path):
     (tmp_path / "results.json").write_text(_chapter_results_json())
     chapter_run = RunDir(tmp_path / "runs" / "training" / "784-30-30-10" / "seed-0")
     chapter_run.start({"kind": "training"}, seed=0, kind="training")
     _write_torch_runs(tmp_path)
-    results, runs = collect(tmp_path)
+    results, runs = read_report_inputs(tmp_path)
     assert "depth" in results
     assert sorted(r["path"] for r in runs) == sorted(r["path"] for r in torch_runs())
-    _, runs_without = collect(tmp_path / "torch-results")
+    _, runs_without = read_report_inputs(tmp_path / "torch-results")
     assert len(runs_without) == 4
+
+
+def test_cli_report_of_an_old_folder_and_a_newer_schema(tmp_path, capsys):
+    (tmp_path / "results.json").write_text(RESULTS_0_1.read_text())
+    assert main(["report", str(tmp_path)]) == 0
+    assert '<section id="training">' in (tmp_path / "report.html").read_text()
+    capsys.readouterr()
+    (tmp_path / "results.json").write_text(json.dumps({"schema_version": 7}))
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "schema version 7" in err
 
 
 def test_cli_report(tmp_path, capsys):
@@ -304,8 +302,6 @@ def test_write_report_refuses_an_empty_folder(tmp_path):
 
 
 def test_sweep_section_lists_every_grid_point_and_escapes(tmp_path):
-    from layerspeed.report import collect, to_html
-
     point = {
         "label": "activation=<b>relu</b>",
         "params": {"activation": "<b>relu</b>", "init": "he"},
@@ -315,6 +311,7 @@ def test_sweep_section_lists_every_grid_point_and_escapes(tmp_path):
         "spread_training": {"mean": 0.25},
         "accuracy": {"mean": 92.5, "ci_low": 91.0, "ci_high": 94.0},
         "saturated_share": 0.5,
+        "status": {"done": 2, "diverged": 0, "failed": 0},
     }
     summary = {
         "name": "remedies",
@@ -338,5 +335,5 @@ def test_sweep_section_lists_every_grid_point_and_escapes(tmp_path):
     assert "relu &amp; he balance the layers" in page
     # A sweep's own folder: its summary.json stands for the run folders under runs/.
     (tmp_path / "summary.json").write_text(json.dumps(summary))
-    results, runs = collect(tmp_path)
+    results, runs = read_report_inputs(tmp_path)
     assert results == {"sweep": summary} and runs == []

@@ -68,7 +68,7 @@ def layered(*charts: Any, **properties: Any) -> alt.LayerChart:
 
 
 def layer_color(names: Sequence[str], *, title: str = "layer", lines: bool = True) -> alt.Color:
-    """Colour by layer name, in the page's layer colours; a click on the legend toggles one."""
+    """Colour by layer name, in the page's layer colours; a legend click picks the layers shown."""
     colors = [LAYER_COLORS[i % len(LAYER_COLORS)] for i in range(len(names))]
     legend = (
         alt.Legend(title=title, symbolType="stroke", symbolStrokeWidth=3)
@@ -84,18 +84,9 @@ def layer_color(names: Sequence[str], *, title: str = "layer", lines: bool = Tru
 
 
 def layer_toggle(names: Sequence[str]) -> Any:
-    """The layers shown, bound to the legend: each click hides or shows one layer.
-
-    All layers start selected; ``toggle="true"`` makes a plain click add or remove one
-    (Vega-Lite's default would instead show the clicked layer alone).
-    """
-    return alt.selection_point(
-        name="shown",
-        fields=["layer"],
-        bind="legend",
-        toggle="true",
-        value=[{"layer": n} for n in names],
-    )
+    """The layers shown, bound to the legend: a click shows one layer alone, a shift-click
+    adds or removes one, a double-click shows them all again. ``names``: the layers."""
+    return alt.selection_point(name="shown", fields=["layer"], bind="legend")
 
 
 def speed_bands(
@@ -106,26 +97,32 @@ def speed_bands(
     runs: int = 0,
     width: int = 260,
     height: int = 220,
+    title: str = "",
+    shown: Any = None,
+    owner: bool = True,
+    zoom: str = "zoom",
 ) -> alt.LayerChart:
     """Speeds against time on a log axis: per layer the median line and the band across seeds.
 
     ``records``: ``{"x", "layer", "median", "low", "high"}`` and, where ``runs`` > 0, the
     single runs as ``"r0"`` ... ``"r{runs-1}"`` (thin lines). Layers toggle from the legend;
-    the x axis zooms and pans (wheel, drag; double-click resets).
+    the x axis zooms and pans (wheel, drag; double-click resets). Panels side by side share
+    one ``shown`` (:func:`layer_toggle`), which only its ``owner`` panel defines, with the
+    legend (Vega-Lite binds a legend only in the view that draws it); each names its ``zoom``.
     """
-    shown = layer_toggle(names)
+    shown = layer_toggle(names) if shown is None else shown
     base = alt.Chart(data(records)).encode(
         x=alt.X("x:Q", title=x_title, axis=alt.Axis(tickMinStep=1, format="~s")),
-        color=layer_color(names),
+        color=layer_color(names) if owner else layer_color(names).legend(None),
     )
     y_scale = alt.Scale(type="log")
     band = base.mark_area().encode(
-        y=alt.Y("low:Q", scale=y_scale, title=SPEED_TITLE),
+        y=alt.Y("low:Q", scale=y_scale),
         y2="high:Q",
         opacity=alt.condition(shown, alt.value(0.2), alt.value(0.0)),
     )
     line = base.mark_line(strokeWidth=2).encode(
-        y=alt.Y("median:Q", scale=y_scale),
+        y=alt.Y("median:Q", scale=y_scale, title=SPEED_TITLE),
         opacity=alt.condition(shown, alt.value(1.0), alt.value(0.0)),
         tooltip=[
             alt.Tooltip("layer:N"),
@@ -135,7 +132,10 @@ def speed_bands(
             alt.Tooltip("high:Q", format=".4g", title="high"),
         ],
     )
-    layers: list[Any] = [band]
+    zooming = alt.selection_interval(name=zoom, bind="scales", encodings=["x"])
+    # The line first: Vega-Lite binds the legend to the selection of the layer that owns it.
+    layers: list[Any] = [line.add_params(shown, zooming) if owner else line.add_params(zooming)]
+    layers.append(band)
     if runs:
         folded: list[Any] = [f"r{i}" for i in range(runs)]
         layers.append(
@@ -147,5 +147,4 @@ def speed_bands(
                 opacity=alt.condition(shown, alt.value(0.45), alt.value(0.0)),
             )
         )
-    layers.append(line.add_params(shown))
-    return layered(*layers, width=width, height=height).interactive(bind_y=False)
+    return layered(*layers, width=width, height=height, title=title)

@@ -213,19 +213,33 @@ def training_speeds(training: Results) -> Chart:
     rows = [r for r in training["rows"] if r["n_runs"] and r.get("layers")]
     n_layers = max(len(r["layers"]) for r in rows)
     names = hidden_names(n_layers)
-    records: list[Record] = []
-    for r in rows:
+    shown = layer_toggle(names)  # one legend toggles the layers of every panel
+    panels = []
+    for i, r in enumerate(rows):
         epochs = list(r.get("epochs") or range(len(r["layers"][0]["median"])))
-        net = f"[{r['label'].replace('-', ',')}]"
-        for l, band in enumerate(r["layers"]):
-            records += [
-                {"panel": net, "x": epochs[i], "layer": names[l]}
-                | {k: positive(band[k][i]) for k in ("median", "low", "high")}
-                for i in thin(len(epochs))
-            ]
-    panels = [f"[{r['label'].replace('-', ',')}]" for r in rows]
-    return speed_bands(records, names, x_title="epoch", width=250).facet(
-        column=alt.Column("panel:N", title=None, sort=panels), title=training["title"]
+        records = [
+            {"x": epochs[k], "layer": names[l]}
+            | {q: positive(band[q][k]) for q in ("median", "low", "high")}
+            for l, band in enumerate(r["layers"])
+            for k in thin(len(epochs))
+        ]
+        title = f"[{r['label'].replace('-', ',')}]"
+        panels.append(
+            speed_bands(
+                records,
+                names,
+                x_title="epoch",
+                width=250,
+                title=title,
+                shown=shown,
+                owner=i == len(rows) - 1,  # the last panel, so the legend is at the right
+                zoom=f"zoom{i}",
+            )
+        )
+    return (
+        alt.hconcat(*panels, title=training["title"])
+        .resolve_scale(y="shared")
+        .resolve_legend(color="independent")
     )
 
 

@@ -120,11 +120,11 @@ def sweep(key: str, summary: Json, figures: Figures) -> dict[str, Any]:
     """A sweep's table: one row per grid point (``layerspeed sweep``'s summary.json)."""
     axes = list(summary["axes"])
     rows = [
-        {
+        dict(p)
+        | {
             "params": [p["params"].get(a) for a in axes],
             "cls": VERDICT_CLASS.get(str(p["verdict"]), "maybe"),
         }
-        | p
         for p in summary["points"]
     ]
     if summary["points"]:
