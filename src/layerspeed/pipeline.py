@@ -127,8 +127,7 @@ def sweep_summary(study: Study, records: list[RunRecord], **meta: Any) -> dict[s
 
 def write_sweep(summary: dict[str, Any], out: Path) -> list[Path]:
     """``out/summary.json``, ``out/summary.md`` and ``out/figures/sweep.{png,svg}``."""
-    from layerspeed.plots.speeds import save_figure
-    from layerspeed.plots.sweep import sweep_figure
+    from layerspeed.views.figures import save_figures, sweep_figure
     from layerspeed.views.text.sweep import sweep_markdown
 
     write_json_atomic(out / "summary.json", summary, indent=1)
@@ -136,7 +135,7 @@ def write_sweep(summary: dict[str, Any], out: Path) -> list[Path]:
     return [
         out / "summary.json",
         out / "summary.md",
-        *save_figure(sweep_figure(summary), out / "figures" / "sweep"),
+        *save_figures({"sweep": sweep_figure(summary)}, out / "figures"),
     ]
 
 
@@ -250,14 +249,12 @@ def reproduce(
 
 def write_reproduction(results: dict[str, Any], out: Path) -> list[Path]:
     """``results.json``, ``summary.md``, the figures and ``report.html``."""
-    from layerspeed.plots.speeds import chapter_figures, save_figure
-    from layerspeed.report import write_report
+    from layerspeed.views.figures import chapter_figures, save_figures
+    from layerspeed.views.report import write_report
     from layerspeed.views.text.chapter import to_markdown
     from layerspeed.views.text.sweep import remedies_section
 
-    paths = []
-    for stem, fig in chapter_figures(results).items():
-        paths += save_figure(fig, out / "figures" / stem)
+    paths = save_figures(chapter_figures(results), out / "figures")
     summary = to_markdown(results)
     if "remedies" in results:
         summary += "\n" + remedies_section(results["remedies"])
