@@ -8,13 +8,12 @@ import math
 
 import numpy as np
 import pytest
-from matplotlib.figure import Figure
 from scipy.optimize import brentq
 
 from layerspeed import chain as ch
 from layerspeed.cli import main
 from layerspeed.errors import BadInput
-from layerspeed.plots.chain import plot_identity_error, plot_sigma_prime, plot_width_bound
+from layerspeed.views.figures import identity_error, render, sigma_prime, spec, width_bound
 from layerspeed.views.text.chain import to_markdown
 
 
@@ -151,18 +150,14 @@ def test_chapter_chain_results_is_json_and_claims_hold() -> None:
             assert len(counts) == 1, block
 
 
-def test_plots_draw_on_the_given_axes() -> None:
+def test_chain_figures_show_the_answers() -> None:
     results = ch.chapter_chain_results(n_chains=200)
-    for draw in (
-        plot_sigma_prime,
-        lambda ax: plot_width_bound(ax, results),
-        lambda ax: plot_width_bound(ax, None),
-        plot_identity_error,
-    ):
-        ax = Figure().add_subplot()
-        assert draw(ax) is ax
-        assert ax.lines
-    ax = plot_sigma_prime(Figure().add_subplot())
-    marker = [line for line in ax.lines if len(line.get_xdata()) == 1][0]
-    assert (marker.get_xdata()[0], marker.get_ydata()[0]) == (0.0, 0.25)
-    assert math.isclose(max(ax.lines[0].get_ydata()), 0.25)
+    for chart in (sigma_prime(), width_bound(results["problems"]), identity_error()):
+        assert render(chart, "svg").startswith(b"<svg")
+    layers = spec(sigma_prime())["layer"]
+    peak = layers[1]["data"]["values"]
+    assert [(p["z"], p["prime"]) for p in peak] == [(0.0, 0.25)]
+    assert math.isclose(max(p["prime"] for p in layers[0]["data"]["values"]), 0.25)
+    marks = spec(width_bound(results["problems"]))["layer"][1]["data"]["values"]
+    wmax = results["problems"]["width_max"]
+    assert math.isclose(marks[0]["width"], wmax["width"], rel_tol=1e-3)
