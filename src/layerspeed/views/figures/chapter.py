@@ -229,7 +229,7 @@ def training_speeds(training: Results) -> Chart:
                 records,
                 names,
                 x_title="epoch",
-                width=250,
+                width=210,
                 title=title,
                 shown=shown,
                 owner=i == len(rows) - 1,  # the last panel, so the legend is at the right
