@@ -48,7 +48,7 @@ def test_reproduce_quick_end_to_end_and_resume(tmp_path, capsys):
     meta = results["meta"]
     assert meta["quick"] is True and meta["argv"]
     assert meta["seeds"] == {"depth": 2, "neurons": 8, "initial": 8, "training": 2}
-    assert {"layerspeed_version", "numpy", "scipy", "matplotlib", "python", "date"} <= set(meta)
+    assert {"layerspeed_version", "numpy", "scipy", "altair", "python", "date"} <= set(meta)
     assert results["runs"]["done"] == results["runs"]["total"] == 4 * 2 + 8 + 3 * 8 + 3 * 2
     assert [r["book"] for r in results["depth"]["rows"]] == [96.48, 96.90, 96.57, 96.53]
     assert results["initial"]["rows"][2]["book"] == [0.003, 0.017, 0.070, 0.285]

@@ -50,7 +50,7 @@ from layerspeed.store import write_json_atomic, write_text_atomic
 
 # progress(total, description) -> a context manager yielding advance(message)
 Progress = Callable[[int, str], AbstractContextManager[Callable[[str], None]]]
-VERSIONED = ("numpy", "scipy", "altair", "vl-convert-python", "jinja2", "matplotlib")
+VERSIONED = ("numpy", "scipy", "altair", "vl-convert-python", "jinja2")
 
 
 @contextmanager
