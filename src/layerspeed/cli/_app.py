@@ -49,6 +49,17 @@ def seed_option(help: str) -> Callable[[F], F]:
     )
 
 
+def exit_status(unfinished: list[str]) -> int:
+    """0, or 1 after one line on stderr when some runs did not finish."""
+    if not unfinished:
+        return 0
+    click.echo(
+        f"layerspeed: error: {len(unfinished)} runs did not finish; run again to retry them",
+        err=True,
+    )
+    return 1
+
+
 def parse_sizes(text: str) -> tuple[int, ...]:
     """``"784,30,10"`` -> ``(784, 30, 10)``, raising click.BadParameter on anything else."""
     try:

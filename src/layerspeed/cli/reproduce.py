@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from layerspeed.cli._app import cli, offline_option, workers_option
+from layerspeed.cli._app import cli, exit_status, offline_option, workers_option
 from layerspeed.console import progress, stdout
 
 
@@ -72,14 +72,7 @@ def reproduce(
     for problem in finished.unfinished:
         click.echo(f"layerspeed: {problem}", err=True)
     click.echo(f"The report: {(out / 'report.html').resolve()}")
-    if finished.unfinished:
-        click.echo(
-            f"layerspeed: error: {len(finished.unfinished)} runs did not finish; run again to "
-            "retry them",
-            err=True,
-        )
-        return 1
-    return 0
+    return exit_status(finished.unfinished)
 
 
 def _print_summary(results: dict[str, Any]) -> None:

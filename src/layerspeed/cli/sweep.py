@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from layerspeed.cli._app import cli, offline_option, workers_option
+from layerspeed.cli._app import cli, exit_status, offline_option, workers_option
 from layerspeed.errors import BadInput, LayerspeedError
 
 CLUSTER_HINT = 'the Dask cluster runner needs the extra: pip install "layerspeed[cluster]"'
@@ -101,11 +101,4 @@ def sweep(
             client.close()
     click.echo(sweep_markdown(finished.summary))
     click.echo("Wrote " + ", ".join(str(p) for p in finished.paths), err=True)
-    if finished.unfinished:
-        click.echo(
-            f"layerspeed: error: {len(finished.unfinished)} runs did not finish; run again to "
-            "retry them",
-            err=True,
-        )
-        return 1
-    return 0
+    return exit_status(finished.unfinished)
