@@ -19,7 +19,7 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -43,7 +43,7 @@ from layerspeed.experiments.driver import (
 )
 from layerspeed.experiments.grid import Grid, Study, load_preset
 from layerspeed.experiments.run import RunResult, train_run
-from layerspeed.experiments.schema import SCHEMA_VERSION
+from layerspeed.experiments.schema import SCHEMA_VERSION, Results
 from layerspeed.experiments.summary import summarize
 from layerspeed.nn import Network
 from layerspeed.store import write_json_atomic, write_text_atomic
@@ -76,7 +76,7 @@ def versions() -> dict[str, str]:
 class Finished:
     """What a job left: its summary, the files written, and the runs that did not finish."""
 
-    summary: dict[str, Any]  # results.json (a reproduction) or summary.json (a sweep)
+    summary: Mapping[str, Any]  # results.json (a reproduction) or summary.json (a sweep)
     paths: list[Path]
     unfinished: list[str]  # "name: status: message" of every run not done or diverged
 
@@ -220,7 +220,7 @@ def reproduce(
     ran = _run(chapter_tasks + remedies_tasks, executor=None, workers=n_workers,
                progress=progress, description="runs", offline=offline, on_plan=on_plan)  # fmt: skip
     records = collect(chapter_tasks)
-    results: dict[str, Any] = {
+    results: Results = {
         "schema_version": SCHEMA_VERSION,
         "meta": {
             **versions(),
@@ -232,7 +232,7 @@ def reproduce(
             "runs_this_time": ran,  # the rest were already done
         },
     }
-    results |= aggregate(chapter, records)
+    results.update(aggregate(chapter, records))
     results["chain"] = chapter_chain_results(seed=0, n_chains=10_000)
     unfinished = _unfinished(records)
     paths: list[Path] = []
@@ -247,7 +247,7 @@ def reproduce(
     return Finished(results, paths + write_reproduction(results, out), unfinished)
 
 
-def write_reproduction(results: dict[str, Any], out: Path) -> list[Path]:
+def write_reproduction(results: Results, out: Path) -> list[Path]:
     """``results.json``, ``summary.md``, the figures and ``report.html``."""
     from layerspeed.views.figures import chapter_figures, save_figures
     from layerspeed.views.report import write_report

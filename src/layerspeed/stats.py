@@ -21,7 +21,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import numpy as np
 from scipy import stats as _st
@@ -31,6 +31,31 @@ from layerspeed.errors import BadInput
 
 def _finite_or_none(v: float) -> float | None:
     return float(v) if math.isfinite(v) else None
+
+
+class DescriptionDict(TypedDict):
+    """:class:`Description` as plain data, as it stands in results files."""
+
+    n: int
+    mean: float
+    sd: float | None
+    ci_low: float | None  # 95% t interval of the mean
+    ci_high: float | None
+    pi_low: float | None  # 95% t prediction interval of one further run
+    pi_high: float | None
+    min: float
+    max: float
+    values: list[float]
+
+
+class BandDict(TypedDict):
+    """:class:`Band` as plain data."""
+
+    median: list[float]
+    low: list[float]
+    high: list[float]
+    q_low: float
+    q_high: float
 
 
 @dataclass(frozen=True)
@@ -48,8 +73,8 @@ class Description:
     max: float
     values: list[float]
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_dict(self) -> DescriptionDict:
+        return cast(DescriptionDict, asdict(self))
 
     def contains(self, value: float, *, interval: str = "pi") -> bool | None:
         """Whether ``value`` is inside the ``"ci"``, ``"pi"`` or ``"range"`` (min..max)."""
@@ -148,8 +173,8 @@ class Band:
     q_low: float
     q_high: float
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_dict(self) -> BandDict:
+        return cast(BandDict, asdict(self))
 
 
 def quantile_band(

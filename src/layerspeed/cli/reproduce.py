@@ -5,6 +5,7 @@ Parses, calls :func:`layerspeed.pipeline.reproduce`, prints.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +76,7 @@ def reproduce(
     return exit_status(finished.unfinished)
 
 
-def _print_summary(results: dict[str, Any]) -> None:
+def _print_summary(results: Mapping[str, Any]) -> None:
     from rich.table import Table
 
     from layerspeed.views.text.chapter import comparison_rows

@@ -31,6 +31,7 @@ import numpy as np
 from layerspeed import stats
 from layerspeed.experiments.driver import RunRecord
 from layerspeed.experiments.grid import Grid, Study
+from layerspeed.experiments.schema import Part, Results, RunsInfo, VerdictDict
 
 # ---- the book's numbers -------------------------------------------------------------------
 
@@ -60,7 +61,7 @@ class Verdict:
     holds: bool | None
     numbers: dict[str, Any]  # what decides it, for the evidence
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> VerdictDict:
         return {"id": self.claim, "holds": self.holds, "numbers": self.numbers}
 
 
@@ -101,7 +102,7 @@ def _row(label: str, sizes: Sequence[int], runs: Sequence[RunRecord]) -> dict[st
     }
 
 
-def _part(study: Study, rows: list[dict[str, Any]], verdicts: list[Verdict]) -> dict[str, Any]:
+def _part(study: Study, rows: list[dict[str, Any]], verdicts: list[Verdict]) -> Part:
     return {
         "title": study.display_title(),
         "config": _common_config(study),
@@ -113,7 +114,7 @@ def _part(study: Study, rows: list[dict[str, Any]], verdicts: list[Verdict]) -> 
 # ---- depth ---------------------------------------------------------------------------------
 
 
-def aggregate_depth(study: Study, records: Sequence[RunRecord]) -> dict[str, Any]:
+def aggregate_depth(study: Study, records: Sequence[RunRecord]) -> Part:
     """The depth table: final and best validation accuracy (percent) per depth, with Welch."""
     rows: list[dict[str, Any]] = []
     for p in study.points():
@@ -151,7 +152,9 @@ def aggregate_depth(study: Study, records: Sequence[RunRecord]) -> dict[str, Any
                 {"a": a["label"], "b": b["label"], "measure": measure, **w.to_dict()}
                 | {"book_difference": book_diff}
             )
-    return _part(study, rows, _depth_verdicts(rows, welch)) | {"welch": welch}
+    part = _part(study, rows, _depth_verdicts(rows, welch))
+    part["welch"] = welch
+    return part
 
 
 def _depth_verdicts(rows: list[dict[str, Any]], welch: list[dict[str, Any]]) -> list[Verdict]:
@@ -205,11 +208,11 @@ def _depth_verdicts(rows: list[dict[str, Any]], welch: list[dict[str, Any]]) -> 
 # ---- the bars ------------------------------------------------------------------------------
 
 
-def aggregate_neurons(study: Study, records: Sequence[RunRecord]) -> dict[str, Any]:
+def aggregate_neurons(study: Study, records: Sequence[RunRecord]) -> Part:
     """The bar figure's data: seed 0's first six dC/db per hidden layer, and spread over seeds."""
     p = study.points()[0]
     runs = _done(records, p.label)
-    out: dict[str, Any] = {
+    out: Part = {
         "title": study.display_title(),
         "config": p.config.to_dict(),
         "label": p.label,
@@ -245,7 +248,7 @@ def aggregate_neurons(study: Study, records: Sequence[RunRecord]) -> dict[str, A
 # ---- speeds at initialization --------------------------------------------------------------
 
 
-def aggregate_initial(study: Study, records: Sequence[RunRecord]) -> dict[str, Any]:
+def aggregate_initial(study: Study, records: Sequence[RunRecord]) -> Part:
     """Per-layer speeds at initialization: median and 10-90% band over seeds, beside the book."""
     rows = []
     for p in study.points():
@@ -306,7 +309,7 @@ def _initial_verdicts(rows: list[dict[str, Any]]) -> list[Verdict]:
 # ---- speeds during training ----------------------------------------------------------------
 
 
-def aggregate_training(study: Study, records: Sequence[RunRecord]) -> dict[str, Any]:
+def aggregate_training(study: Study, records: Sequence[RunRecord]) -> Part:
     """Speeds before each full-batch epoch: median and band per hidden layer over seeds."""
     rows = []
     for p in study.points():
@@ -380,27 +383,27 @@ AGGREGATORS = {
 }
 
 
-def aggregate(grid: Grid, records: Sequence[RunRecord]) -> dict[str, Any]:
+def aggregate(grid: Grid, records: Sequence[RunRecord]) -> Results:
     """Every study's results, keyed by study name, plus the runs' bookkeeping."""
-    counts = {s: sum(1 for r in records if r.status == s) for s in ("done", "diverged", "failed")}
-    out: dict[str, Any] = {
-        "runs": {
-            "total": len(records),
-            **counts,
-            "problems": [
-                {
-                    "experiment": r.task.study,
-                    "label": r.task.label,
-                    "seed": r.task.seed,
-                    "status": r.status,
-                    "message": r.message,
-                }
-                for r in records
-                if r.status != "done"
-            ],
-        }
+    runs: RunsInfo = {
+        "total": len(records),
+        "done": sum(r.status == "done" for r in records),
+        "diverged": sum(r.status == "diverged" for r in records),
+        "failed": sum(r.status == "failed" for r in records),
+        "problems": [
+            {
+                "experiment": r.task.study,
+                "label": r.task.label,
+                "seed": r.task.seed,
+                "status": r.status,
+                "message": r.message,
+            }
+            for r in records
+            if r.status != "done"
+        ],
     }
+    out: Results = {"runs": runs}
     for study in grid.studies:
         mine = [r for r in records if r.task.study == study.name]
-        out[study.name] = AGGREGATORS[study.name](study, mine)
+        out[study.name] = AGGREGATORS[study.name](study, mine)  # type: ignore[literal-required]
     return out

@@ -8,12 +8,14 @@ else, so both read the same.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 from layerspeed.errors import BadInput
+from layerspeed.stats import BandDict
 
 SCHEMA_VERSION = 2
 KNOWN_VERSIONS = (1, 2)  # a file without the key is version 1
+CHAPTER_PARTS = ("depth", "neurons", "initial", "training")  # the chapter's studies
 
 
 def schema_version(results: Mapping[str, Any]) -> int:
@@ -25,3 +27,68 @@ def schema_version(results: Mapping[str, Any]) -> int:
             f"({', '.join(map(str, KNOWN_VERSIONS))}); upgrade layerspeed to read it"
         )
     return int(version)
+
+
+# ---- the shape of results.json, checked by mypy where it is built ----------------------------
+# Numbers are floats or None (undefined, e.g. the standard deviation of one run); ``sizes`` are
+# lists of ints; a ``label`` is the sizes joined by dashes ("784-30-30-10").
+
+
+class VerdictDict(TypedDict, total=False):
+    """A claim judged: its id, whether it holds (None: undecided) and the numbers that
+    decide it; ``claim`` and ``evidence`` are the words :mod:`layerspeed.views.text.verdicts`
+    adds (version 1 had only those and ``holds``)."""
+
+    id: str
+    holds: bool | None
+    numbers: dict[str, Any]
+    claim: str
+    evidence: str
+
+
+class ProblemRun(TypedDict):
+    experiment: str
+    label: str
+    seed: int
+    status: str | None
+    message: str | None
+
+
+class RunsInfo(TypedDict):
+    total: int
+    done: int
+    diverged: int
+    failed: int
+    problems: list[ProblemRun]
+
+
+class Part(TypedDict, total=False):
+    """One study summed up: ``rows`` (one per network) and its verdicts."""
+
+    title: str
+    config: dict[str, Any]
+    rows: list[dict[str, Any]]
+    welch: list[dict[str, Any]]  # depth only: Welch tests between neighbouring depths
+    verdicts: list[VerdictDict]
+    # neurons only
+    label: str
+    sizes: list[int]
+    n_neurons: int
+    n_runs: int
+    example: dict[str, Any]
+    mean_abs: list[BandDict]
+    share_later_larger: float
+
+
+class Results(TypedDict, total=False):
+    """``results.json`` of a reproduction."""
+
+    schema_version: int
+    meta: dict[str, Any]  # versions, date, argv, quick, seeds per study, workers, elapsed_s
+    runs: RunsInfo
+    depth: Part
+    neurons: Part
+    initial: Part
+    training: Part
+    chain: dict[str, Any]  # layerspeed.chain.chapter_chain_results()
+    remedies: dict[str, Any]  # a sweep summary (layerspeed.experiments.summary)

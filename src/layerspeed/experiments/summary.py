@@ -20,12 +20,13 @@ from layerspeed import __version__, stats
 from layerspeed.experiments.driver import RunRecord
 from layerspeed.experiments.grid import GridPoint, Study
 from layerspeed.experiments.schema import SCHEMA_VERSION
+from layerspeed.stats import DescriptionDict
 
 # Activations whose units can be dead (never active on the probe set).
 DEAD_ACTIVATIONS = frozenset({"relu"})
 
 
-def _describe(values: Sequence[float]) -> dict[str, Any] | None:
+def _describe(values: Sequence[float]) -> DescriptionDict | None:
     return stats.describe(values).to_dict() if values else None
 
 

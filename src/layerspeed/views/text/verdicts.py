@@ -9,7 +9,9 @@ verdict of a results dict, so ``results.json`` reads on its own.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
+
+from layerspeed.experiments.schema import CHAPTER_PARTS, Part, Results, VerdictDict
 
 Numbers = Mapping[str, Any]
 
@@ -158,17 +160,18 @@ def evidence(verdict: Mapping[str, Any]) -> str:
     return EVIDENCE[verdict["id"]](verdict["numbers"])
 
 
-def with_words(results: dict[str, Any]) -> dict[str, Any]:
+def with_words(results: Results) -> Results:
     """``results`` with ``claim`` and ``evidence`` beside every verdict's numbers."""
-    out = dict(results)
-    for key, part in results.items():
-        if isinstance(part, dict) and "verdicts" in part:
-            out[key] = part | {
-                "verdicts": [
-                    v | {"claim": claim(v), "evidence": evidence(v)} if "id" in v else v
-                    for v in part["verdicts"]
-                ]
-            }
+    out = results.copy()
+    for key in CHAPTER_PARTS:
+        part = cast("Part | None", results.get(key))  # key is one of the Part keys
+        if part is None:
+            continue
+        words: list[VerdictDict] = [
+            {**v, "claim": claim(v), "evidence": evidence(v)} if "id" in v else v
+            for v in part.get("verdicts", [])
+        ]
+        out[key] = {**part, "verdicts": words}  # type: ignore[literal-required]
     return out
 
 
