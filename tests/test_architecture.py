@@ -18,7 +18,7 @@ LAYERS: list[set[str]] = [
     {"experiments"},
     {"views"},
     {"pipeline"},
-    {"cli"},
+    {"cli", "__main__"},
 ]
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 
