@@ -221,3 +221,81 @@ def test_cli_chain_bad_input(capsys: pytest.CaptureFixture[str], argv: list[str]
     assert captured.out == ""
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("layerspeed: error:")
+
+
+# ---------------------------------------------------------------- long chains, overflow
+
+
+def _finite_differences_in_one_batch(chain: ch.Chain, step: float = 1e-4) -> np.ndarray:
+    """The 4 L perturbed chains as one (4L, L) batch, as layerspeed 0.1 computed them."""
+    from layerspeed.chain.engine import _arrays, _steps
+    from layerspeed.nn.activations import get_activation
+
+    weights, biases, x, y = _arrays(chain)
+    act, cost = get_activation(chain.activation), ch.get_cost(chain.cost)
+    n = 4 * chain.length
+    zs, _ = ch.forward_batch(weights, biases, x, act)
+    steps = _steps(weights[0], act.prime(zs[0]), step)
+    shifted = np.repeat(biases, n, axis=0)  # (4L, L)
+    for j in range(chain.length):
+        shifted[4 * j : 4 * j + 4, j] += np.array([-2.0, -1.0, 1.0, 2.0]) * steps[j]
+    _, a = ch.forward_batch(np.repeat(weights, n, axis=0), shifted, np.repeat(x, n), act)
+    costs = cost.fn(a[:, -1], np.repeat(y, n)).reshape(chain.length, 4)
+    return (costs @ (np.array([1.0, -8.0, 8.0, -1.0]) / 12.0)) / steps
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "softplus", "identity"])
+def test_finite_differences_one_neuron_at_a_time_are_the_batch_bit_for_bit(
+    activation: str,
+) -> None:
+    chain = ch.build_chain(seed=11, length=23, activation=activation)
+    fd = ch.finite_difference_nabla_b(chain)
+    assert fd.tolist() == _finite_differences_in_one_batch(chain).tolist()
+
+
+def test_a_long_chain_takes_memory_linear_in_its_length() -> None:
+    import tracemalloc
+
+    chain = ch.build_chain(seed=1, length=1500)
+    tracemalloc.start()
+    try:
+        ch.analyse(chain)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # The (4L, L) batch of the perturbed chains took 3 x 72 MB here; now a few (L,) arrays.
+    assert peak < 5_000_000, peak
+
+
+def test_exploding_chain_past_float64_is_a_value_not_an_error() -> None:
+    r = ch.analyse(ch.build_chain(exploding=True, length=250))
+    assert np.isinf(r.dC_db1_formula) and np.isinf(r.dC_db1_backprop)
+    assert "dC_db1.formula" in r.overflowed()
+    out = r.to_json_dict()
+    text = json.dumps(out, allow_nan=False)  # strict JSON
+    assert out["dC_db1"]["formula"] is None and "overflowed" in out["note"]
+    assert json.loads(text)["overflowed"] == r.overflowed()
+    # A chain that fits in float64 has no overflow keys: its JSON is as before.
+    assert "overflowed" not in ch.analyse(ch.default_chain()).to_json_dict()
+
+
+def test_cli_chain_overflow_is_inf_in_the_table_and_null_in_json(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["chain", "--weights", "1e200,1e200,1e200,1e200", "--biases", "0,0,0,0"]
+    argv += ["--activation", "identity"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "inf" in captured.out and "Overflow" in captured.out
+    assert "Warning" not in captured.err
+    out = _json(capsys, [*argv, "--json"])  # json.loads: strict, Infinity would not parse
+    assert out["cost"] is None and "cost" in out["overflowed"]
+    assert main(["chain", "--exploding", "--length", "250", "--json"]) == 0
+    assert "Infinity" not in capsys.readouterr().out
+
+
+def test_seed_with_weights_and_biases_is_refused() -> None:
+    with pytest.raises(BadInput, match="--seed draws the weights and biases"):
+        ch.build_chain(seed=1, weights=(1.0, 2.0), biases=(0.0, 0.0))
+    with pytest.raises(BadInput, match="more than 100,000 neurons"):
+        ch.build_chain(seed=1, length=100_001)

@@ -197,3 +197,42 @@ def test_the_seed_streams_are_the_ones_train_has_always_drawn() -> None:
     )
     for a, b in zip(net.weights + net.biases, ref.weights + ref.biases, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+# ----------------------------------------------------- weight decay, memory before a run
+
+
+def test_a_negative_weight_decay_factor_is_refused() -> None:
+    with pytest.raises(BadInput, match=r"1 - eta\*lmbda/n = -4 negative"):
+        RunConfig((784, 30, 10), eta=100.0, lmbda=5.0, n_train=100)
+    RunConfig((784, 30, 10), eta=20.0, lmbda=5.0, n_train=100)  # exactly 0: allowed
+
+
+def test_memory_limit_reads_the_cgroup_then_the_machine(tmp_path, monkeypatch) -> None:
+    from layerspeed.experiments import budget
+
+    v2, v1 = tmp_path / "memory.max", tmp_path / "limit_in_bytes"
+    monkeypatch.setattr(budget, "CGROUP_LIMITS", (v2, v1))
+    monkeypatch.setattr(budget, "_physical_memory", lambda: 64 << 30)
+    assert budget.memory_limit() == (64 << 30, "the machine's memory")  # no cgroup files
+    v2.write_text("max\n")
+    v1.write_text("9223372036854771712\n")  # v1's "no limit"
+    assert budget.memory_limit()[0] == 64 << 30
+    v2.write_text(f"{2 << 30}\n")
+    assert budget.memory_limit() == (2 << 30, "the cgroup's memory limit")
+
+
+def test_a_run_too_large_for_memory_is_refused_with_both_numbers(monkeypatch) -> None:
+    from layerspeed.experiments import budget
+
+    monkeypatch.setattr(budget, "memory_limit", lambda: (8 << 30, "the cgroup's memory limit"))
+    huge = RunConfig((784, 200_000, 10), n_train=50_000)
+    # The training cost forwards all 50,000 images through 200,000 units: 50,000 x 200,010
+    # floats of 8 bytes, four such arrays; nothing is allocated to find that out.
+    assert budget.run_bytes(huge) > 4 * 50_000 * 200_010 * 8
+    with pytest.raises(BadInput) as info:
+        budget.check_run(huge, "training [784, 200000, 10]")
+    message = str(info.value)
+    assert "GiB of memory, more than the 8.0 GiB available" in message
+    assert "\n" not in message
+    budget.check_run(RunConfig((784, 30, 30, 30, 30, 10)))  # the chapter's largest fits

@@ -457,3 +457,46 @@ def test_the_example_grid_is_valid() -> None:
     (study,) = grid.studies
     assert grid.name == "depth-activation-init" and len(study.points()) == 36
     assert len(study.with_quick().seeds) == 2
+
+
+# ------------------------------------------------------------- runs counted before planned
+
+
+def test_a_billion_seeds_is_refused_before_any_list_is_made() -> None:
+    import time
+
+    from layerspeed.experiments.grid import MAX_RUNS
+
+    start = time.perf_counter()
+    with pytest.raises(BadInput, match=r"1,000,000,000 seeds is more than"):
+        parse_grid({"seeds": 1_000_000_000, "grid": {"activation": ["sigmoid"]}})
+    assert time.perf_counter() - start < 1.0
+    with pytest.raises(BadInput, match=f"more than {MAX_RUNS:,}"):
+        parse_grid({"seeds": 600_000, "grid": {"activation": ["sigmoid", "relu"]}})
+
+
+def test_a_huge_grid_asks_for_yes_and_says_how_to_split() -> None:
+    from layerspeed.experiments.grid import CONFIRM_RUNS
+
+    data = {"seeds": 3, "grid": {"eta": [0.1 * (i + 1) for i in range(50)], "gain": [1.0] * 1}}
+    data["grid"]["lmbda"] = [float(i) for i in range(100)]
+    with pytest.raises(BadInput) as info:
+        parse_grid(data, max_runs=CONFIRM_RUNS)
+    message = str(info.value)
+    assert "15,000 runs (5,000 grid points x 3 seeds)" in message
+    assert "grid.lmbda" in message and "--yes" in message
+    assert len(parse_grid({"seeds": 1, "grid": {"activation": ["sigmoid"]}}).studies) == 1
+
+
+def test_with_seeds_counts_before_it_builds() -> None:
+    grid = parse_grid({"seeds": 1, "grid": {"activation": ["sigmoid", "relu"]}})
+    with pytest.raises(BadInput, match="give fewer seeds"):
+        grid.with_seeds(1_000_000_000)
+
+
+def test_a_one_epoch_title_is_singular() -> None:
+    table = {"title": "{epochs} epochs on {n_train} images", "seeds": 1}
+    table |= {"base": {"epochs": 1, "n_train": 1, "sizes": [784, 10, 10]}}
+    table["grid"] = {"activation": ["sigmoid"]}
+    grid = parse_grid({"studies": {"one": table}})
+    assert grid.studies[0].display_title() == "1 epoch on 1 image"

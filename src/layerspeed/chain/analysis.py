@@ -7,6 +7,7 @@ and by finite differences, and the book's comparison ``dC/db_1 / dC/db_3``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ from layerspeed.chain.engine import (
     forward,
 )
 from layerspeed.chain.model import Chain
+from layerspeed.store import finite
 
 Array = np.ndarray
 
@@ -90,14 +92,36 @@ class ChainAnalysis:
             "ratio_db1_dbL": self.ratio_1_L,
         }
 
+    def overflowed(self) -> list[str]:
+        """The keys of :meth:`to_dict` holding a value beyond float64's range (inf, or NaN
+        where an inf met another inf or a zero), dotted: ``"dC_db1.formula"``."""
+        return _non_finite(self.to_dict())
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """:meth:`to_dict` as strict JSON: an overflowed value is null, and ``"overflowed"``
+        with a ``"note"`` name them (both keys only when something overflowed)."""
+        out = finite(self.to_dict())
+        bad = self.overflowed()
+        if bad:
+            out["overflowed"] = bad
+            out["note"] = (
+                "these values overflowed the float64 range (inf, or NaN from inf); "
+                "they are null here"
+            )
+        return out  # type: ignore[no-any-return]
+
 
 def analyse(chain: Chain, *, step: float = 1e-4) -> ChainAnalysis:
     """Forward pass, the terms of equation (122) and ``dC/db`` three ways, for one chain."""
-    zs, activations = forward(chain)
-    terms = equation_122_terms(chain)
-    formula = formula_nabla_b(chain)
-    nabla_b, nabla_w = backprop(chain)
-    fd = finite_difference_nabla_b(chain, step=step)
+    # Overflow is a result here (a long exploding chain's dC/db_1 is beyond float64), not
+    # an error: it shows as inf or NaN and ChainAnalysis.overflowed names it.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        zs, activations = forward(chain)
+        terms = equation_122_terms(chain)
+        formula = formula_nabla_b(chain)
+        nabla_b, nabla_w = backprop(chain)
+        fd = finite_difference_nabla_b(chain, step=step)
+        cost = cost_of(chain)
     # Equation (122) itself: the product of its factors, left to right.
     product = 1.0
     for term in terms:
@@ -107,7 +131,7 @@ def analyse(chain: Chain, *, step: float = 1e-4) -> ChainAnalysis:
         chain=chain,
         zs=_floats(zs),
         activations=_floats(activations),
-        cost=cost_of(chain),
+        cost=cost,
         terms=_floats(terms),
         dC_db1_formula=product,
         dC_db1_backprop=float(nabla_b[0]),
@@ -122,7 +146,21 @@ def analyse(chain: Chain, *, step: float = 1e-4) -> ChainAnalysis:
 
 
 def _ratio(num: float, den: float) -> float | None:
-    return float(num / den) if den != 0 else None
+    if den == 0:
+        return None
+    with np.errstate(over="ignore", invalid="ignore"):
+        return float(num / den)
+
+
+def _non_finite(value: Any, key: str = "") -> list[str]:
+    if isinstance(value, float):
+        return [] if math.isfinite(value) else [key]
+    if isinstance(value, dict):
+        found = [_non_finite(v, f"{key}.{k}" if key else str(k)) for k, v in value.items()]
+        return [k for keys in found for k in keys]
+    if isinstance(value, list | tuple):
+        return [key] if any(_non_finite(v) for v in value) else []
+    return []
 
 
 def _floats(values: Array) -> tuple[float, ...]:

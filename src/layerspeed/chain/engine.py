@@ -116,15 +116,13 @@ def formula_nabla_b(chain: Chain) -> Array:
     """
     terms = equation_122_terms(chain)
     zs, _ = forward(chain)
-    primes = get_activation(chain.activation).prime(zs)
-    out = np.empty(chain.length)
-    for j in range(chain.length):
-        # Term by term, left to right, as the equation is written.
-        product = primes[j]
-        for term in terms[j + 1 :]:
-            product = product * term
-        out[j] = product
-    return out
+    # Term by term, left to right, as the equation is written: after step k every
+    # product[j] with j < k holds sigma'(z_j) * terms[j+1] * ... * terms[k]. All j at once,
+    # so a long chain costs L array operations, not L^2 Python ones.
+    product = get_activation(chain.activation).prime(zs)  # (L,)
+    for k in range(1, chain.length + 1):
+        product[:k] *= terms[k]
+    return product
 
 
 def backprop(chain: Chain) -> tuple[Array, Array]:
@@ -145,31 +143,49 @@ def finite_difference_nabla_b(chain: Chain, *, step: float = 1e-4) -> Array:
     power of two, so that no weighted
     input moves by more than ``2 step``: in the exploding chain ``dz_4/db_1 = 25^3 / 4``,
     and a fixed step would leave the region where ``C`` is nearly linear. For ReLU-like
-    activations, keep every ``|z_j|`` above ``2 step`` so that no kink is crossed.
+    activations, keep every ``|z_j|`` above ``2 step`` so that no kink is crossed. Where
+    ``dz_k/db_j`` overflows (a long exploding chain) no step is small enough, and ``dC/db_j``
+    is NaN.
+
+    The ``4 L`` perturbed chains are fed forward together, one neuron at a time, in memory
+    linear in ``L``: the chains that shift ``b_j`` agree with the unperturbed one before
+    neuron ``j``, so they join at neuron ``j``.
     """
     if not step > 0:
         raise BadInput(f"finite-difference step must be positive; got {step!r}")
     weights, biases, x, y = _arrays(chain)
     act, cost = get_activation(chain.activation), get_cost(chain.cost)
     length = chain.length
-    zs, _ = forward_batch(weights, biases, x, act)
-    primes = act.prime(zs[0])  # (L,)
-    steps = np.empty(length)
-    for j in range(length):
-        # Forward-mode sensitivities: dz_j/db_j = 1, dz_{k+1}/db_j = w_{k+1} f'(z_k) dz_k/db_j.
-        sensitivity, largest = 1.0, 1.0
-        for k in range(j, length - 1):
-            sensitivity *= chain.weights[k + 1] * primes[k]
-            largest = max(largest, abs(sensitivity))
-        # A power of two, so that b_j + k h_j is exact and the stencil is truly symmetric.
-        steps[j] = 2.0 ** math.floor(math.log2(step / largest))
+    zs, activations = forward_batch(weights, biases, x, act)
+    steps = _steps(weights[0], act.prime(zs[0]), step)  # (L,)
     stencil = np.array([-2.0, -1.0, 1.0, 2.0])
     coeffs = np.array([1.0, -8.0, 8.0, -1.0]) / 12.0
-    # One batch of 4 L perturbed chains: row (j, k) shifts b_j by stencil[k] * steps[j].
-    shifted = np.repeat(biases, 4 * length, axis=0)  # (4L, L)
+    # Row 4 j + k of ``a`` is the chain whose b_j is shifted by stencil[k] * steps[j].
+    a = np.empty(4 * length)  # (4L,)
     for j in range(length):
-        shifted[4 * j : 4 * j + 4, j] += stencil * steps[j]
-    n = 4 * length
-    _, activations = forward_batch(np.repeat(weights, n, axis=0), shifted, np.repeat(x, n), act)
-    costs = cost.fn(activations[:, -1], np.repeat(y, n)).reshape(length, 4)
+        w, b = weights[0, j], biases[0, j]
+        a[: 4 * j] = act.fn(w * a[: 4 * j] + b)  # chains shifted at an earlier neuron
+        shifted = b + stencil * steps[j]  # (4,)
+        a[4 * j : 4 * j + 4] = act.fn(w * activations[0, j] + shifted)  # joining here
+    costs = cost.fn(a, np.repeat(y, 4 * length)).reshape(length, 4)
     return (costs @ coeffs) / steps
+
+
+def _steps(weights: Array, primes: Array, step: float) -> Array:
+    """``h_j`` of :func:`finite_difference_nabla_b` for every j, shape (L,); NaN where
+    ``dz_k/db_j`` overflows."""
+    length = len(weights)
+    # Forward-mode sensitivities: dz_j/db_j = 1, dz_{k+1}/db_j = w_{k+1} f'(z_k) dz_k/db_j;
+    # all j at once, each multiplied in the same order as one j at a time.
+    sensitivity = np.ones(length)  # (L,): dz_k/db_j for j <= k
+    largest = np.ones(length)  # (L,)
+    for k in range(length - 1):
+        sensitivity[: k + 1] *= weights[k + 1] * primes[k]
+        np.maximum(largest[: k + 1], np.abs(sensitivity[: k + 1]), out=largest[: k + 1])
+    steps = np.full(length, np.nan)
+    for j in range(length):
+        ratio = step / largest[j]
+        if ratio > 0:  # 0 (or NaN) when the sensitivity overflowed
+            # A power of two, so that b_j + k h_j is exact and the stencil is truly symmetric.
+            steps[j] = 2.0 ** math.floor(math.log2(ratio))
+    return steps

@@ -173,9 +173,17 @@ def exploding_chain(
     return Chain((weight,) * length, tuple(biases), x, y, activation, cost)
 
 
+MAX_LENGTH = 100_000  # the finite differences take time quadratic in the length
+
+
 def check_length(length: int) -> None:
     if not isinstance(length, int | np.integer) or length < 1:
         raise BadInput(f"chain length must be a positive integer; got {length!r}")
+    if length > MAX_LENGTH:
+        raise BadInput(
+            f"chain length {length:,} is more than {MAX_LENGTH:,} neurons (the finite "
+            "differences take time quadratic in the length)"
+        )
 
 
 def build_chain(
@@ -196,14 +204,17 @@ def build_chain(
     :func:`exploding_chain` of ``length`` neurons (default 4). ``seed`` draws the weights
     and biases from N(0, 1) (:func:`random_chain` with ``numpy.random.default_rng(seed)``),
     ``length`` neurons (default: as many as the weights or biases given, else 4), and
-    ``weights`` or ``biases``, when given, replace the drawn ones. Otherwise both
-    ``weights`` and ``biases`` are needed.
+    ``weights`` or ``biases``, when given, replace the drawn ones (giving both with a seed
+    is refused: the seed would draw nothing). Otherwise both ``weights`` and ``biases`` are
+    needed.
 
     Raises
     ------
     BadInput
         On contradictory options; the message names the command's flags.
     """
+    if length is not None:
+        check_length(length)
     if exploding:
         if weights is not None or biases is not None or seed is not None:
             raise BadInput(
@@ -211,6 +222,11 @@ def build_chain(
             )
         return exploding_chain(length or 4, x=x, y=y, activation=activation, cost=cost)
     if seed is not None:
+        if weights is not None and biases is not None:
+            raise BadInput(
+                "--seed draws the weights and biases, but both --weights and --biases were "
+                "given; drop --seed (or one of them, to draw it)"
+            )
         n = length or len(weights or biases or DEFAULT_WEIGHTS)
         drawn = random_chain(n, np.random.default_rng(seed), x=x, y=y)
         weights = weights if weights is not None else drawn.weights
@@ -229,6 +245,7 @@ def build_chain(
             f"--weights has {len(weights)} values but --biases has {len(biases)}; "
             "give one weight and one bias per neuron"
         )
+    check_length(len(weights))
     if length is not None and length != len(weights):
         raise BadInput(f"--length {length} does not match the {len(weights)} weights given")
     return Chain(weights, biases, x, y, activation, cost)

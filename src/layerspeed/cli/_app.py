@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 import click
 
 from layerspeed import __version__
+from layerspeed.errors import plural
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -54,7 +55,8 @@ def exit_status(unfinished: list[str]) -> int:
     if not unfinished:
         return 0
     click.echo(
-        f"layerspeed: error: {len(unfinished)} runs did not finish; run again to retry them",
+        f"layerspeed: error: {plural(len(unfinished), 'run')} did not finish; run again to retry "
+        f"{'it' if len(unfinished) == 1 else 'them'}",
         err=True,
     )
     return 1

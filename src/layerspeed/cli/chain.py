@@ -20,6 +20,10 @@ from layerspeed import chain as ch
 from layerspeed.cli._app import cli, seed_option
 from layerspeed.errors import BadInput
 from layerspeed.nn.activations import ACTIVATIONS
+from layerspeed.store import finite
+
+# Problem 4 holds a few (n_chains, L) arrays per activation: 10 million chains is ~3 GiB.
+MAX_CHAINS = 10_000_000
 
 
 def _parse_floats(text: str | None, option: str) -> tuple[float, ...] | None:
@@ -94,7 +98,7 @@ def chain_command(
     )
     result = ch.analyse(chain)
     if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2))
+        click.echo(json.dumps(result.to_json_dict(), indent=2, allow_nan=False))
     else:
         _print_chain(result)
     return 0
@@ -138,6 +142,13 @@ def _print_chain(r: ch.ChainAnalysis) -> None:
         )
     if r.ratio_1_L is not None and n > 1:
         console.print(f"dC/db_1 / dC/db_{n} = {r.ratio_1_L:.4g}")
+    overflowed = r.overflowed()
+    if overflowed:
+        console.print(
+            "Overflow: these values are beyond the float64 range and show as inf (nan where "
+            f"an inf met another or a zero): {', '.join(overflowed)}",
+            soft_wrap=True,
+        )
 
 
 @cli.command("problems")
@@ -152,11 +163,11 @@ def _print_chain(r: ch.ChainAnalysis) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of tables.")
 def problems_command(seed: int, n_chains: int, as_json: bool) -> int:
     """The chapter's problems 1-3 and the chain half of problem 4, answered numerically."""
-    if n_chains < 1:
-        raise BadInput(f"--n-chains must be at least 1; got {n_chains}")
+    if not 1 <= n_chains <= MAX_CHAINS:
+        raise BadInput(f"--n-chains must be between 1 and {MAX_CHAINS:,}; got {n_chains:,}")
     answers = ch.problems(seed=seed, n_chains=n_chains)
     if as_json:
-        click.echo(json.dumps(answers, indent=2))
+        click.echo(json.dumps(finite(answers), indent=2, allow_nan=False))
     else:
         _print_problems(answers)
     return 0

@@ -13,6 +13,7 @@ import click
 
 from layerspeed.cli._app import cli, exit_status, offline_option, workers_option
 from layerspeed.console import progress, stdout
+from layerspeed.errors import plural
 
 
 @cli.command()
@@ -57,7 +58,7 @@ def reproduce(
     def on_plan(to_run: int, done: int) -> None:
         n = workers or pipeline.default_workers()
         click.echo(
-            f"{to_run + done} runs in {out}: {done} already done, {to_run} to run "
+            f"{plural(to_run + done, 'run')} in {out}: {done} already done, {to_run} to run "
             f"on {n} worker{'s' * (n > 1)}" + (" (quick)" if quick else ""),
             err=True,
         )

@@ -52,9 +52,13 @@ def speeds(
     The speed is the chapter's ||delta^l||: the norm of dC/db^l averaged over the probe images.
     """
     from layerspeed import pipeline
+    from layerspeed.experiments.budget import check_memory, network_bytes
 
     if (sizes is None) == (load_path is None):
         raise click.UsageError("give exactly one of --sizes and --load")
+    if sizes is not None:
+        shape = parse_sizes(sizes)
+        check_memory(network_bytes(shape, batch=n_probe), f"{list(shape)} on {n_probe} images")
     data = pipeline.network_speeds(
         load_path=load_path,
         sizes=parse_sizes(sizes) if sizes is not None else None,

@@ -13,7 +13,8 @@ from typing import Any
 import click
 
 from layerspeed.cli._app import cli, exit_status, offline_option, workers_option
-from layerspeed.errors import BadInput, LayerspeedError
+from layerspeed.errors import BadInput, LayerspeedError, plural
+from layerspeed.experiments.grid import CONFIRM_RUNS
 
 CLUSTER_HINT = 'the Dask cluster runner needs the extra: pip install "layerspeed[cluster]"'
 
@@ -57,6 +58,11 @@ def _dask_executor(address: str) -> tuple[Any, Any]:
 @click.option(
     "--quick", is_flag=True, help="The config's [quick] variant (for remedies: about 30 s)."
 )
+@click.option(
+    "--yes",
+    is_flag=True,
+    help=f"Run a grid of more than {CONFIRM_RUNS:,} runs (else refused, with how to split it).",
+)
 @offline_option
 def sweep(
     config: Path | None,
@@ -65,6 +71,7 @@ def sweep(
     workers: int | None,
     scheduler: str | None,
     quick: bool,
+    yes: bool,
     offline: bool,
 ) -> int:
     """Run every point of a TOML grid of networks, over seeds, and sum it up.
@@ -76,17 +83,25 @@ def sweep(
     """
     from layerspeed import pipeline
     from layerspeed.console import progress
+    from layerspeed.experiments.budget import check_run, run_bytes
     from layerspeed.experiments.grid import load_grid, load_preset
     from layerspeed.views.text.sweep import sweep_markdown
 
     if (config is None) == (preset is None):
         raise BadInput("give either a CONFIG.toml or --preset NAME, not both and not neither")
-    grid = load_preset(preset) if preset is not None else load_grid(config)  # type: ignore[arg-type]
+    max_runs = None if yes else CONFIRM_RUNS
+    grid = load_preset(preset) if preset is not None else load_grid(config, max_runs=max_runs)  # type: ignore[arg-type]
+    # The largest run must fit in memory on its own: refused now, not minutes in.
+    planned = grid.with_quick() if quick else grid
+    largest = max((p.config for s in planned.studies for p in s.points()), key=run_bytes)
+    check_run(largest, f"{grid.name}: its largest run, {list(largest.sizes)},")
     out = out if out is not None else Path("layerspeed-sweeps") / grid.name
     where = f"the Dask scheduler {scheduler}" if scheduler else "local workers"
 
     def on_plan(to_run: int, done: int) -> None:
-        click.echo(f"sweep {grid.name}: {to_run + done} runs in {out} on {where}", err=True)
+        click.echo(
+            f"sweep {grid.name}: {plural(to_run + done, 'run')} in {out} on {where}", err=True
+        )
 
     client = executor = None
     if scheduler is not None:

@@ -11,11 +11,14 @@ supply the files by hand.
 from __future__ import annotations
 
 import os
-import warnings
+import shutil
+import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from layerspeed import console
 from layerspeed.data.sources import (
     FILES,
     MIRRORS,
@@ -28,6 +31,8 @@ from layerspeed.data.sources import (
     sha256_file,
 )
 from layerspeed.errors import BadInput, DataError
+
+STALE_S = 3600.0  # a temporary file untouched this long belongs to a process that died
 
 
 @dataclass(frozen=True)
@@ -69,17 +74,57 @@ def resolve_dir(folder: str | Path | None) -> Path:
     return Path(folder).expanduser() if folder is not None else data_dir()
 
 
-def _check_cached(cache: Path, name: str) -> Path | None:
-    """The verified cached file, or None. A corrupt one is removed with a warning."""
+def say(message: str) -> None:
+    """One line on stderr about the cache (a file rebuilt, removed, not written)."""
+    console.stderr.print(
+        f"layerspeed: {message}", markup=False, highlight=False, soft_wrap=True, emoji=False
+    )
+
+
+def _age(path: Path, now: float) -> float:
+    """Seconds since anything in ``path`` (a file, or a folder and what it holds) changed."""
+    newest = path.lstat().st_mtime
+    if path.is_dir() and not path.is_symlink():
+        for p in path.rglob("*"):
+            newest = max(newest, p.lstat().st_mtime)
+    return now - newest
+
+
+def remove_stale(cache: Path, *, older_than: float = STALE_S) -> list[Path]:
+    """Remove what an interrupted download left: the atomic writer's ``.NAME.*.tmp`` files
+    in ``cache`` and the npm fallback's ``layerspeed-npm-*`` folders (in ``cache`` or the
+    system's temporary folder), once nothing in them has changed for ``older_than``
+    seconds, so that a download in progress elsewhere is never touched. Returns them."""
+    now, removed = time.time(), []
+    candidates = [*cache.glob(".*.tmp"), *cache.glob("layerspeed-npm-*")]
+    candidates += Path(tempfile.gettempdir()).glob("layerspeed-npm-*")
+    for path in candidates:
+        try:
+            if _age(path, now) < older_than:
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        except OSError:
+            continue  # gone already, or not ours to remove
+        removed.append(path)
+    return removed
+
+
+def _check_cached(cache: Path, name: str, *, offline: bool) -> Path | None:
+    """The verified cached file, or None. A corrupt one is removed, with one line."""
     path = cache / name
     if not path.is_file():
         return None
     if sha256_file(path) == SHA256[name]:
         return path
-    warnings.warn(
-        f"{path} fails its sha256 check; removing it and fetching it again",
-        stacklevel=3,
+    then = (
+        "offline, only a copy in the cache folder or --from DIR can replace it"
+        if offline
+        else "fetching it again"
     )
+    say(f"{path} fails its sha256 check; removing it; {then}")
     path.unlink(missing_ok=True)
     return None
 
@@ -128,10 +173,11 @@ def fetch_mnist(
     except OSError as e:
         raise DataError(f"cannot create the cache folder {cache}: {e}") from None
 
+    remove_stale(cache)
     fetched = Fetched(directory=cache)
     missing: list[str] = []
     for name in FILES:
-        path = _check_cached(cache, name)
+        path = _check_cached(cache, name, offline=offline)
         if path is None:
             missing.append(name)
         else:

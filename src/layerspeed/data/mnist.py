@@ -18,14 +18,13 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from layerspeed.data.fetch import Fetched, data_dir, fetch_mnist, resolve_dir
+from layerspeed.data.fetch import Fetched, data_dir, fetch_mnist, resolve_dir, say
 from layerspeed.data.idx import parse_idx, read_images, read_labels
 from layerspeed.data.sources import FILES, GZ_SHA256, MIRRORS, SHA256, find_file
 from layerspeed.errors import BadInput, DataError
@@ -112,7 +111,7 @@ def _load_parsed(cache: Path) -> dict[str, np.ndarray] | None:
         if not _check_parsed(arrays):
             raise ValueError("unexpected arrays")
     except (OSError, ValueError, KeyError, TypeError, zlib.error) as e:
-        warnings.warn(f"{npz} is damaged ({e}); rebuilding it", stacklevel=3)
+        say(f"the parsed cache {npz} is damaged ({e}); rebuilding it from the raw files")
         return None
     return arrays
 
@@ -129,7 +128,7 @@ def _save_parsed(cache: Path, arrays: dict[str, np.ndarray]) -> None:
             with atomic_writer(path, binary=True) as out:
                 out.write(payload)
     except OSError as e:
-        warnings.warn(f"cannot write the parsed cache {npz}: {e}", stacklevel=3)
+        say(f"cannot write the parsed cache {npz} ({e.strerror or e}); the next load parses again")
 
 
 def _parse_raw(paths: dict[str, Path]) -> dict[str, np.ndarray]:

@@ -28,6 +28,7 @@ from layerspeed.errors import BadInput
 from layerspeed.nn.activations import ACTIVATIONS
 from layerspeed.nn.costs import COSTS
 from layerspeed.nn.init import INITIALIZERS
+from layerspeed.nn.train import check_decay
 
 N_INPUTS, N_CLASSES = 784, 10  # MNIST's pixels and digits; the synthetic set has the same
 DATA_SETS = ("mnist", "synthetic")
@@ -64,6 +65,7 @@ class RunConfig:
             check_value(f.name, getattr(self, f.name))
         if self.records("speeds") and self.n_probe > self.n_train:
             raise BadInput(f"n_probe {self.n_probe} must not exceed n_train {self.n_train}")
+        check_decay(self.eta, self.lmbda, self.n_train, n_name="n_train")
 
     @property
     def hidden_layers(self) -> int:

@@ -25,7 +25,9 @@ values, ``activation=relu,init=he``, a ``sizes`` axis by the sizes alone, ``784-
 from __future__ import annotations
 
 import itertools
+import math
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -59,6 +61,10 @@ SWEEP_DEFAULTS: dict[str, Any] = {
 # Overrides for --quick when a study has no [quick] table: one short epoch, two seeds.
 QUICK: dict[str, Any] = {"epochs": 1, "n_train": 2000, "n_eval": 2000, "seeds": 2}
 _STUDY_KEYS = ("name", "title", "seeds", "seed_factor", "base", "grid", "quick")
+# Runs are counted before any list of them is made. Above MAX_RUNS a grid is refused
+# outright; above CONFIRM_RUNS the command line asks for --yes (load_grid's max_runs).
+MAX_RUNS = 1_000_000
+CONFIRM_RUNS = 10_000
 
 
 @dataclass(frozen=True)
@@ -162,12 +168,14 @@ class Study:
         count = n * self.seed_factor
         if self.seed_factor > 1 and not quick:
             count = max(count, len(self.seeds))  # the cheap studies keep their floor
+        check_runs(self.axes, count, self.name, max_runs=None, split=f"give fewer seeds than {n}")
         return replace(self, seeds=tuple(range(count)))
 
     def display_title(self) -> str:
         """The title, its ``{field}`` placeholders filled from the fixed values."""
         values = {**RunConfig((784, 10, 10)).to_dict(), **self._defaults(), **self.base}
-        return self.title.format(**values)
+        # "{epochs} epochs" of a one-epoch study reads "1 epoch".
+        return re.sub(r"\b1 (epoch|seed|image|run|layer)s\b", r"1 \1", self.title.format(**values))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -201,11 +209,20 @@ def check_name(name: Any) -> None:
         raise BadInput(f"name: {name!r} must be a non-empty folder name (no '/')")
 
 
-def parse_seeds(value: Any, where: str = "seeds") -> tuple[int, ...]:
+def seed_count(value: Any, where: str = "seeds") -> int:
+    """How many seeds ``value`` (a count or a list) names, without making the list."""
     if isinstance(value, int) and not isinstance(value, bool):
         if value < 1:
             raise BadInput(f"{where}: {value} must be >= 1 (a count) or a list of seeds")
-        return tuple(range(value))
+        if value > MAX_RUNS:
+            raise BadInput(f"{where}: {value:,} seeds is more than the {MAX_RUNS:,} runs allowed")
+        return value
+    return len(value) if isinstance(value, list) else 0
+
+
+def parse_seeds(value: Any, where: str = "seeds") -> tuple[int, ...]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return tuple(range(seed_count(value, where)))
     if isinstance(value, list):
         if not value:
             raise BadInput(f"{where}: the list of seeds is empty")
@@ -235,10 +252,47 @@ def _values(data: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
     return {k: normalize(k, v) for k, v in table.items()}
 
 
+def check_runs(
+    axes: Mapping[str, tuple[Any, ...]],
+    n_seeds: int,
+    name: str,
+    *,
+    max_runs: int | None,
+    split: str | None = None,
+) -> int:
+    """The number of runs of a grid (points x seeds), refused above ``max_runs`` (when
+    given) or :data:`MAX_RUNS`, with a line that says how to split the grid."""
+    points = math.prod(len(v) for v in axes.values())
+    runs = points * n_seeds
+    limit = MAX_RUNS if max_runs is None else min(max_runs, MAX_RUNS)
+    if runs > limit:
+        widest = max(axes, key=lambda k: len(axes[k]), default=None)
+        split = split or (
+            f"split it into files of fewer values (e.g. one per value of the {len(axes[widest])} "
+            f"of grid.{widest})"
+            if widest is not None and len(axes[widest]) > 1
+            else "give fewer seeds"
+        )
+        confirm = " or give --yes to run them all" if limit < MAX_RUNS else ""
+        raise BadInput(
+            f"{name}: {runs:,} runs ({points:,} grid point{'s' * (points != 1)} x {n_seeds:,} "
+            f"seed{'s' * (n_seeds != 1)}) is more than "
+            f"{limit:,}; {split}{confirm}"
+        )
+    return runs
+
+
 def parse_study(
-    data: Mapping[str, Any], *, default_name: str, where: str = "", defaults: Mapping[str, Any]
+    data: Mapping[str, Any],
+    *,
+    default_name: str,
+    where: str = "",
+    defaults: Mapping[str, Any],
+    max_runs: int | None = None,
 ) -> Study:
-    """A :class:`Study` from a parsed TOML table; every problem is a one-line BadInput."""
+    """A :class:`Study` from a parsed TOML table; every problem is a one-line BadInput.
+
+    The runs are counted (:func:`check_runs`) before any grid point is made."""
     for key in data:
         if key not in _STUDY_KEYS:
             raise BadInput(
@@ -267,8 +321,12 @@ def parse_study(
     factor = data.get("seed_factor", 1)
     if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
         raise BadInput(f"{where}seed_factor: {factor!r} must be an integer >= 1")
+    name = data.get("name", default_name)
+    check_runs(
+        axes, seed_count(data.get("seeds", 1), f"{where}seeds"), f"{name}", max_runs=max_runs
+    )
     study = Study(
-        name=data.get("name", default_name),
+        name=name,
         base=base,
         axes=axes,
         seeds=parse_seeds(data.get("seeds", 1), f"{where}seeds"),
@@ -283,10 +341,16 @@ def parse_study(
     return study
 
 
-def parse_grid(data: Mapping[str, Any], *, default_name: str = "sweep") -> Grid:
-    """A :class:`Grid` from a parsed TOML document: one study, or ``[studies.NAME]`` tables."""
+def parse_grid(
+    data: Mapping[str, Any], *, default_name: str = "sweep", max_runs: int | None = None
+) -> Grid:
+    """A :class:`Grid` from a parsed TOML document: one study, or ``[studies.NAME]`` tables.
+
+    ``max_runs``: refuse a study of more runs (always refused: above :data:`MAX_RUNS`)."""
     if "studies" not in data:
-        study = parse_study(data, default_name=default_name, defaults=SWEEP_DEFAULTS)
+        study = parse_study(
+            data, default_name=default_name, defaults=SWEEP_DEFAULTS, max_runs=max_runs
+        )
         return Grid(study.name, (study,), nested=False)
     for key in data:
         if key not in ("name", "studies"):
@@ -300,14 +364,18 @@ def parse_grid(data: Mapping[str, Any], *, default_name: str = "sweep") -> Grid:
             raise BadInput(f"studies.{name}: must be a table, [studies.{name}]")
         if "name" in table:
             raise BadInput(f"studies.{name}.name: a study is named by its table")
-        parsed.append(parse_study(table, default_name=name, where=f"studies.{name}.", defaults={}))
+        parsed.append(
+            parse_study(
+                table, default_name=name, where=f"studies.{name}.", defaults={}, max_runs=max_runs
+            )
+        )
     name = data.get("name", default_name)
     check_name(name)
     return Grid(name, tuple(parsed), nested=True)
 
 
-def load_grid(path: str | os.PathLike[str]) -> Grid:
-    """Read and check a grid file (TOML)."""
+def load_grid(path: str | os.PathLike[str], *, max_runs: int | None = None) -> Grid:
+    """Read and check a grid file (TOML); ``max_runs`` as for :func:`parse_grid`."""
     p = Path(path)
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
@@ -315,7 +383,7 @@ def load_grid(path: str | os.PathLike[str]) -> Grid:
         raise BadInput(f"cannot read the sweep config {p}: {e.strerror or e}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise BadInput(f"{p}: not valid TOML: {e}") from None
-    return parse_grid(data, default_name=p.stem)
+    return parse_grid(data, default_name=p.stem, max_runs=max_runs)
 
 
 def load_preset(name: str) -> Grid:

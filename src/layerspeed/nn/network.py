@@ -159,6 +159,11 @@ class Network:
     def from_dict(cls, data: dict[str, Any], *, source: str = "network") -> Network:
         if not isinstance(data.get("sizes"), list):
             raise BadInput(f"{source}: 'sizes' must be a list of layer sizes, e.g. [784, 30, 10]")
+        if any(isinstance(s, bool) or not isinstance(s, int) for s in data["sizes"]):
+            raise BadInput(
+                f"{source}: sizes {data['sizes']} must be whole numbers of neurons, "
+                "e.g. [784, 30, 10]"
+            )
         try:
             sizes = tuple(int(s) for s in data["sizes"])
             weights = [np.asarray(w, dtype=np.float64) for w in data["weights"]]

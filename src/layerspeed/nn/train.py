@@ -82,6 +82,32 @@ class SGDConfig:
             raise BadInput(f"lmbda must be a non-negative number, got {self.lmbda}")
 
 
+def check_decay(eta: float, lmbda: float, n: int, *, n_name: str = "n") -> None:
+    """Refuse a weight decay factor ``1 - eta*lmbda/n`` below zero: every step would flip the
+    weights' sign and, above 2, make them grow."""
+    decay = 1.0 - eta * lmbda / n
+    if decay < 0:
+        raise BadInput(
+            f"eta {eta:g} x lmbda {lmbda:g} / {n_name} {n} makes the weight decay factor "
+            f"1 - eta*lmbda/n = {decay:.3g} negative; give a smaller eta or lmbda "
+            f"(eta*lmbda at most {n})"
+        )
+
+
+def divergence_hint(net: Network, *, eta: float, lmbda: float, n: int) -> str:
+    """What to try after a divergence, fitted to the run: the weight decay when it is what
+    shrinks the weights by half or more a step, float64 only for a float32 run."""
+    decay = eta * lmbda / n
+    tries = []
+    if decay > 0.5:
+        tries.append(f"a smaller --lmbda (the weight decay eta*lmbda/n is {decay:.3g} a step)")
+    tries.append(f"a smaller --eta (now {eta:g})")
+    tries.append("a smaller weight initialization")
+    if net.dtype == np.float32:
+        tries.append("--dtype float64")
+    return "try " + ", ".join(tries[:-1]) + " or " + tries[-1]
+
+
 def step(net: Network, grads: Gradients, *, eta: float, lmbda: float, n: int, m: int) -> None:
     """Apply one SGD step to ``net`` in place (the book's ``update_mini_batch``)."""
     decay = 1.0 - eta * lmbda / n
@@ -184,6 +210,8 @@ def sgd(
         ev = (np.asarray(evaluation[0], dtype=dtype), np.asarray(evaluation[1]))
     m = config.mini_batch_size
     eta, lmbda = config.eta, config.lmbda
+    check_decay(eta, lmbda, n)
+    hint = divergence_hint(net, eta=eta, lmbda=lmbda, n=n)
     full = m >= n
     history = History()
     # Overflow inside a diverging run is reported once, by the finiteness check below.
@@ -202,7 +230,7 @@ def sgd(
                     record.update(cb(epoch, net, None) or {})
                 minibatch_epoch(net, x, y, gen.permutation(n), m=m, eta=eta, lmbda=lmbda)
             record["training_cost"] = total_cost(net, x, y, lmbda)
-            _check_finite(net, record["training_cost"], epoch)
+            _check_finite(net, record["training_cost"], epoch, hint)
             if training_labels is not None:
                 record["training_accuracy"] = accuracy(net, x, training_labels)
             if ev is not None:
@@ -215,9 +243,9 @@ def sgd(
     return history
 
 
-def _check_finite(net: Network, cost: float, epoch: int) -> None:
+def _check_finite(net: Network, cost: float, epoch: int, hint: str | None = None) -> None:
     if not np.isfinite(cost):
-        raise DivergenceError(epoch, "the training cost")
+        raise DivergenceError(epoch, "the training cost", hint)
     for l, (w, b) in enumerate(zip(net.weights, net.biases, strict=True), start=1):
         if not (np.isfinite(w).all() and np.isfinite(b).all()):
-            raise DivergenceError(epoch, f"a weight or bias of layer {l}")
+            raise DivergenceError(epoch, f"a weight or bias of layer {l}", hint)

@@ -14,6 +14,7 @@ from typing import Any
 
 from layerspeed.views import figures as fig
 from layerspeed.views.figures.runs import Series, group_name, layer_names, series
+from layerspeed.views.text.verdicts import clip_percent
 
 Json = Mapping[str, Any]
 Figures = dict[str, dict[str, Any]]  # figure id -> Vega-Lite spec
@@ -56,9 +57,23 @@ def _quantiles(band: Json) -> str:
 
 
 def depth(d: Json, figures: Figures) -> dict[str, Any]:
+    """The depth table's prediction intervals, clipped to 0..100% (``clipped`` marks them);
+    ``results.json`` keeps them as computed."""
     if any(r["n_runs"] for r in d["rows"]):
         figures["depth"] = fig.spec(fig.depth_accuracy(d))
-    return {}
+    pi = [
+        {
+            which: dict(zip(("low", "high", "clipped"), clip_percent(
+                r[which]["pi_low"], r[which]["pi_high"]
+            ), strict=True))
+            for which in ("final", "best")
+        }
+        if r["n_runs"]
+        else {}
+        for r in d["rows"]
+    ]  # fmt: skip
+    clipped = any(v["clipped"] for row in pi for v in row.values())
+    return {"pi": pi, "clipped": clipped}
 
 
 def neurons(d: Json, figures: Figures) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from layerspeed.experiments.chapter import BOOK_RATIO_4, ROUGHLY
-from layerspeed.views.text.verdicts import all_verdicts
+from layerspeed.views.text.verdicts import all_verdicts, clip_percent
 
 Row = tuple[str, str, str, str, str]  # experiment, quantity, book, measured, inside?
 
@@ -37,9 +37,20 @@ def _mean_sd(d: Mapping[str, Any], fmt: str = ".2f") -> str:
     return f"{d['mean']:{fmt}}{sd}"
 
 
+CLIPPED = "†"  # marks an accuracy interval clipped to 0..100%
+CLIPPED_NOTE = f"{CLIPPED} clipped to 0..100%: the t interval of few runs reaches past it."
+
+
 def _interval(d: Mapping[str, Any], kind: str, fmt: str = ".2f") -> str:
-    lo, hi = d.get(f"{kind}_low"), d.get(f"{kind}_high")
-    return "-" if lo is None or hi is None else f"{lo:{fmt}}..{hi:{fmt}}"
+    """An accuracy's interval in percent, clipped to 0..100 and then marked :data:`CLIPPED`."""
+    lo, hi, clipped = clip_percent(d.get(f"{kind}_low"), d.get(f"{kind}_high"))
+    if lo is None or hi is None:
+        return "-"
+    return f"{lo:{fmt}}..{hi:{fmt}}" + (CLIPPED if clipped else "")
+
+
+def _any_clipped(rows: list[list[str]] | list[Row]) -> bool:
+    return any(CLIPPED in cell for row in rows for cell in row)
 
 
 def _net(label: str) -> str:
@@ -58,8 +69,10 @@ def comparison_rows(results: Mapping[str, Any]) -> list[Row]:
                 "depth",
                 f"validation accuracy (%), {_net(r['label'])}",
                 f"{r['book']:.2f}",
-                f"final {_mean_sd(f)} (95% PI {_interval(f, 'pi')}); "
-                f"best {_mean_sd(b)} (95% PI {_interval(b, 'pi')}); n={f['n']}",
+                (
+                    f"final {_mean_sd(f)} (95% PI {_interval(f, 'pi')}); "
+                    f"best {_mean_sd(b)} (95% PI {_interval(b, 'pi')}); n={f['n']}"
+                ).replace(CLIPPED, ", clipped to 0..100"),
                 _yes(bool(r.get("book_in_final_pi") or r.get("book_in_best_pi")))
                 if r.get("book_in_final_pi") is not None
                 else "-",
@@ -145,6 +158,8 @@ def _depth(d: Mapping[str, Any]) -> list[str]:
         ],
         rows,
     )
+    if _any_clipped(rows):
+        lines += [CLIPPED_NOTE, ""]
     if d["welch"]:
         lines += [
             "Welch's t-test between neighbouring depths (difference = deeper minus shallower, "

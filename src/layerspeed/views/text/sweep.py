@@ -10,6 +10,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from layerspeed.errors import plural
 from layerspeed.experiments.summary import DEAD_ACTIVATIONS
 
 
@@ -65,11 +66,11 @@ def findings(summary: Mapping[str, Any]) -> list[str]:
             continue
         accs = [p["accuracy"]["mean"] for p in g if p["accuracy"]]
         acc = f"; accuracy {min(accs):.2f}% to {max(accs):.2f}%" if accs else ""
-        out.append(f"{len(g)} of {len(points)} grid points {words}{acc}: {_listing(g)}.")
+        out.append(f"{len(g)} of {plural(len(points), 'grid point')} {words}{acc}: {_listing(g)}.")
     div = groups.get("diverged", [])
     if div:
         out.append(
-            f"{len(div)} grid points diverged (NaN or inf) in most seeds: "
+            f"{plural(len(div), 'grid point')} diverged (NaN or inf) in most seeds: "
             + ", ".join(p["label"] for p in div)
             + "."
         )
@@ -108,7 +109,7 @@ def findings(summary: Mapping[str, Any]) -> list[str]:
         ).statistic
         if math.isfinite(rho):
             out.append(
-                f"Across the {len(scored)} grid points that trained, the speed spread in "
+                f"Across the {plural(len(scored), 'grid point')} that trained, the speed spread in "
                 f"training and the accuracy have Spearman rank correlation {rho:+.2f} "
                 f"(negative: the more unequal the layers' speeds, the lower the accuracy)."
             )
@@ -168,7 +169,8 @@ def sweep_markdown(summary: Mapping[str, Any]) -> str:
     lines = [
         f"## Sweep `{summary['name']}`",
         "",
-        f"{len(summary['points'])} grid points x {len(cfg['seeds'])} seeds = {runs['total']} "
+        f"{plural(len(summary['points']), 'grid point')} x {plural(len(cfg['seeds']), 'seed')} = "
+        f"{plural(runs['total'], 'run')}"
         f"runs: {runs['done']} done, {runs['diverged']} diverged, {runs['failed']} failed, "
         f"{runs['missing']} not run. Fixed: "
         + (", ".join(f"{k}={v}" for k, v in cfg["base"].items()) or "the defaults")

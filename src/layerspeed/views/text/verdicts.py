@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
+from layerspeed.errors import plural
 from layerspeed.experiments.schema import CHAPTER_PARTS, Part, Results, VerdictDict
 
 Numbers = Mapping[str, Any]
@@ -58,14 +59,29 @@ CLAIMS: dict[str, Callable[[Numbers], str]] = {
 }
 
 
+def clip_percent(lo: float | None, hi: float | None) -> tuple[float | None, float | None, bool]:
+    """An accuracy's interval in percent clipped to 0..100 (a t interval of few runs can
+    reach past either end), and whether it was clipped. The numbers in ``results.json``
+    stay as computed; only their words and table cells are clipped."""
+    if lo is None or hi is None:
+        return lo, hi, False
+    clo, chi = min(max(lo, 0.0), 100.0), min(max(hi, 0.0), 100.0)
+    return clo, chi, (clo, chi) != (lo, hi)
+
+
 def _depth_typical(n: Numbers) -> str:
     parts = [
         f"{r['hidden_layers']} hidden: book {r['book']:.2f}%, final "
-        f"{r['final']:.2f}% (95% PI {_pct(r['pi_low'])}..{_pct(r['pi_high'])}), "
+        f"{r['final']:.2f}% (95% PI {_clipped_pi(r['pi_low'], r['pi_high'])}), "
         f"best {r['best']:.2f}%"
         for r in n["rows"]
     ]
     return "; ".join(parts) + "." if parts else "no finished runs."
+
+
+def _clipped_pi(lo: float | None, hi: float | None) -> str:
+    clo, chi, clipped = clip_percent(lo, hi)
+    return f"{_pct(clo)}..{_pct(chi)}" + (", clipped to 0..100%" if clipped else "")
 
 
 def _welch(n: Numbers) -> str:
@@ -89,7 +105,7 @@ def _deeper(n: Numbers) -> str:
 def _neurons(n: Numbers) -> str:
     return (
         f"|dC/db| of neuron j is larger in hidden layer 2 than in hidden layer 1 for "
-        f"{n['share']:.0%} of (seed, neuron) pairs over {n['n_runs']} seeds; seed "
+        f"{n['share']:.0%} of (seed, neuron) pairs over {plural(n['n_runs'], 'seed')}; seed "
         f"{n['seed']}: {n['larger']} of {n['n_neurons']}."
     )
 
@@ -119,7 +135,8 @@ def _first_slowest(n: Numbers) -> str:
         + ", ".join(
             f"{r['share_first_slowest']:.0%} of (seed, epoch) pairs with {r['hidden_layers']} "
             f"hidden layers (in all epochs for {r['seeds_first_always_slowest']} of "
-            f"{r['n_runs']} seeds; speeds in strictly rising order: {r['share_ordered']:.0%}; "
+            f"{plural(r['n_runs'], 'seed')}; speeds in strictly rising order: "
+            f"{r['share_ordered']:.0%}; "
             f"median curves in rising order: {r['share_median_ordered']:.0%} of epochs)"
             for r in n["rows"]
         )
