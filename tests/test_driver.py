@@ -6,9 +6,14 @@ The runs read the synthetic data set (no MNIST, no network) with tiny networks.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
+import signal
+import subprocess
+import sys
+import time
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -307,7 +312,8 @@ def test_a_diverged_run_is_recorded_with_its_epochs(tmp_path: Path) -> None:
     grid = parse_grid(
         {"studies": {"training": {
             "base": SYNTHETIC | {"epochs": 10, "n_train": 100, "mini_batch_size": 100,
-                                 "n_probe": 100, "eta": 1e300, "record": ["speeds"]},
+                                 "n_probe": 100, "eta": 1e30, "lmbda": 0.0,
+                                 "activation": "identity", "record": ["speeds"]},
             "grid": {"sizes": [[784, 8, 10]]}}}}
     )  # fmt: skip
     (outcome,) = run_all(grid, tmp_path, executor=SerialExecutor())
@@ -372,3 +378,213 @@ def test_task_is_what_a_worker_needs(tmp_path: Path) -> None:
     computed = driver.work(task, load_data([task.config]))
     assert computed.status == "done" and computed.result is not None
     assert not Path(task.run_dir).exists()  # workers write nothing
+
+
+# ---- workers end with their parent ---------------------------------------------------------
+
+ORPHAN_SCRIPT = """
+import multiprocessing.resource_tracker as rt, os, sys, time
+from layerspeed.experiments.driver import LocalPool, process_pool
+pools = [LocalPool({"x": 1}, 2), process_pool(1)]
+for p in pools:
+    list(p.map(time.sleep, [0.01] * 4))  # every worker started
+pids = [pid for p in pools for pid in p._processes] + [rt._resource_tracker._pid]
+print(" ".join(map(str, pids)), flush=True)
+time.sleep(600)
+"""
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting to be reaped has ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    return state not in ("Z", "X")
+
+
+def test_workers_and_the_resource_tracker_end_when_the_driver_is_killed() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", ORPHAN_SCRIPT], stdout=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        children = [int(p) for p in proc.stdout.readline().split()]
+        assert len(children) == 4 and all(alive(p) for p in children)
+        proc.kill()  # kill -9 of the driver alone, not of its group
+        proc.wait()
+        deadline = time.monotonic() + 10
+        while any(alive(p) for p in children) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [p for p in children if alive(p)], "orphans left"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def test_a_worker_whose_parent_is_gone_ends_at_once() -> None:
+    code = (
+        "from layerspeed.experiments import workers; print('ready', flush=True); "
+        "workers.die_with_parent(1); print('still here')"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.stdout == "ready\n" and proc.returncode == 1, proc.stderr  # 1: not its parent
+
+
+# ---- a bounded window of runs in flight ------------------------------------------------------
+
+
+def test_only_a_window_of_runs_is_marked_running_and_progress_starts_at_once(
+    tmp_path: Path,
+) -> None:
+    events: list[str] = []
+
+    class OneWorker(SerialExecutor):
+        _max_workers = 1  # a window of two runs in flight
+
+        def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+            running = [r for r in tmp_path.rglob("status.json")
+                       if json.loads(r.read_text())["status"] == "running"]  # fmt: skip
+            events.append(f"submit with {len(running)} running")
+            return super().submit(fn, *args, **kwargs)
+
+    tasks = plan(small(), tmp_path)
+    run_tasks(tasks, executor=OneWorker(), on_outcome=lambda o: events.append("outcome"))
+    assert events.count("outcome") == 7 and len(events) == 14
+    assert max(int(e.split()[2]) for e in events if e.startswith("submit")) <= 2
+    assert events.index("outcome") < 3  # the first result is shown before the third submission
+    assert {r.status for r in collect(tasks)} == {"done"}
+
+
+def test_the_window_follows_the_executors_width() -> None:
+    with ThreadPoolExecutor(3) as ex:
+        assert driver.width(ex) == 3
+    assert driver.width(SerialExecutor(), 5) == 5
+
+
+# ---- results that are not what their config writes ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ended(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder of every kind of run, ended, to copy and spoil."""
+    out = tmp_path_factory.mktemp("ended")
+    run_all(small(), out, executor=SerialExecutor())
+    return out
+
+
+def _spoil(result: dict[str, Any], how: str) -> Any:
+    spoiled = json.loads(json.dumps(result))
+    if how == "empty":
+        return {}
+    if how == "list":
+        return [spoiled]
+    if how == "layer_names_5":
+        return spoiled | {"layer_names": 5}
+    if how == "one_name":
+        return spoiled | {"layer_names": spoiled["layer_names"][:1]}
+    if how == "epoch_missing":
+        return spoiled | {"epochs": spoiled["epochs"][:-1]}
+    if how == "speeds_short":
+        spoiled["epochs"][0]["layer_speeds"] = spoiled["epochs"][0]["layer_speeds"][:1]
+        return spoiled
+    if how == "speed_word":
+        spoiled["epochs"][0]["layer_speeds"][0] = "fast"
+        return spoiled
+    if how == "no_accuracy":
+        return {k: v for k, v in spoiled.items() if k != "final_accuracy"}
+    if how == "other_seed":
+        return spoiled | {"seed": 7}
+    if how == "diverged_epoch":
+        return spoiled | {"diverged_epoch": 1}
+    raise AssertionError(how)
+
+
+@pytest.mark.parametrize(
+    ("study", "how", "says"),
+    [
+        ("depth", "empty", "no 'layerspeed_version'"),
+        ("depth", "list", "not an object"),
+        ("training", "layer_names_5", "layer_names is 5, not a list of 2 names"),
+        ("initial", "one_name", "layer_names"),
+        ("training", "epoch_missing", "a list of 5 epoch records"),
+        ("initial", "speeds_short", "epochs[0] layer_speeds"),
+        ("training", "speed_word", "'fast'"),
+        ("depth", "no_accuracy", "no 'final_accuracy'"),
+        ("depth", "other_seed", "seed is 7"),
+        ("depth", "diverged_epoch", "diverged_epoch is 1"),
+    ],
+)
+def test_a_result_that_is_not_what_its_config_writes_is_named(
+    ended: Path, study: str, how: str, says: str
+) -> None:
+    from layerspeed.experiments.validate import result_problem
+
+    task = next(t for t in plan(small(), ended) if t.study == study)
+    result = RunDir(Path(task.run_dir)).result
+    assert result_problem(result, task.config, seed=task.seed) is None
+    why = result_problem(_spoil(result, how), task.config, seed=task.seed)  # type: ignore[arg-type]
+    assert why is not None and says in why
+
+
+def test_every_result_the_driver_writes_is_valid(ended: Path) -> None:
+    tasks = plan(small(), ended)
+    assert all(is_current(t) and driver.not_trusted(t) is None for t in tasks)
+    assert pending(tasks) == []
+
+
+def test_a_malformed_result_is_redone_and_named(tmp_path: Path) -> None:
+    grid = small("depth", "training")
+    run_all(grid, tmp_path, executor=SerialExecutor())
+    tasks = plan(grid, tmp_path)
+    empty, typed = RunDir(Path(tasks[0].run_dir)), RunDir(Path(tasks[2].run_dir))
+    good = empty.result, typed.result
+    assert good[1] is not None
+    (empty.path / "result.json").write_text("{}")
+    (typed.path / "result.json").write_text(json.dumps(good[1] | {"layer_names": 5}))
+    # Not current, and summed up as not run, with what is wrong: no crash, no silent drop.
+    assert [t.name for t in pending(tasks)] == [tasks[2].name, tasks[0].name]
+    records = collect(tasks)
+    assert records[0].status is None and records[0].result is None
+    assert "result.json not valid: no 'layerspeed_version'" in (records[0].message or "")
+    assert "layer_names is 5" in (records[2].message or "")
+    results = aggregate(grid, records)
+    assert results["runs"]["done"] == 2 and results["depth"]["rows"][0]["n_runs"] == 1
+    # The next run redoes exactly those two, and each outcome says why.
+    outcomes = run_all(grid, tmp_path, executor=SerialExecutor())
+    assert sorted(o.task.name for o in outcomes) == sorted([tasks[0].name, tasks[2].name])
+    redone = {o.task.name: o.redone or "" for o in outcomes}
+    assert "no 'layerspeed_version'" in redone[tasks[0].name]
+    assert "layer_names is 5" in redone[tasks[2].name]
+    assert _without_time(empty.result) == _without_time(good[0])
+    assert _without_time(typed.result) == _without_time(good[1])
+    assert run_all(grid, tmp_path, executor=SerialExecutor()) == []
+
+
+# ---- what a killed driver leaves -------------------------------------------------------------
+
+
+def test_stale_temporary_files_are_removed_from_the_run_folders(tmp_path: Path) -> None:
+    grid = small("initial")
+    run_all(grid, tmp_path, executor=SerialExecutor())
+    kept, again = [RunDir(Path(t.run_dir)) for t in plan(grid, tmp_path)][:2]
+    old = kept.path / ".result.json.a1b2c3d4.tmp"  # a writer killed two hours ago
+    fresh = kept.path / ".status.json.e5f6g7h8.tmp"  # perhaps being written now
+    other = kept.path / "notes.tmp"  # not the writer's
+    half = again.path / ".result.json.i9j0k1l2.tmp"  # in a folder that is run again
+    for p in (old, fresh, other, half):
+        p.write_text("{")
+    hours_ago = time.time() - 2 * 3600
+    os.utime(old, (hours_ago, hours_ago))
+    (again.path / "status.json").write_text(json.dumps({"status": "running"}))
+    outcomes = run_all(grid, tmp_path, executor=SerialExecutor())
+    assert [o.task.run_dir for o in outcomes] == [str(again.path)]
+    assert not old.exists() and not half.exists()
+    assert fresh.exists() and other.exists()

@@ -337,3 +337,57 @@ def test_sweep_section_lists_every_grid_point_and_escapes(tmp_path):
     (tmp_path / "summary.json").write_text(json.dumps(summary))
     results, runs = read_report_inputs(tmp_path)
     assert results == {"sweep": summary} and runs == []
+
+
+# ---- a results file that cannot be used is said so, not read as none ------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "says"),
+    [
+        ("results.json", '{"schema_version": 2, "depth": {', "results.json: not valid JSON"),
+        ("results.json", '[{"depth": {}}]', "results.json: a JSON list, not an object"),
+        ("results.json", '"done"', "a JSON string, not an object"),
+        ("results.json", "\udcff", "not valid JSON"),
+        ("summary.json", "{", "summary.json: not valid JSON"),
+        ("summary.json", "[]", "summary.json: a JSON list"),
+    ],
+)
+def test_an_unusable_results_file_is_one_line_and_exit_2(tmp_path, capsys, name, text, says):
+    run = RunDir(tmp_path / "runs" / "depth" / "784-30-10" / "seed-0")
+    run.start({"sizes": [784, 30, 10]}, seed=0, kind="depth")
+    (tmp_path / name).write_bytes(text.encode("utf-8", "surrogateescape"))
+    with pytest.raises(BadInput, match=re.escape(says)):
+        read_report_inputs(tmp_path)
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and says in err and "run " in err
+    assert not (tmp_path / "report.html").exists()
+
+
+def test_the_chapters_runs_without_their_results_json_are_not_passed_off(tmp_path, capsys):
+    run = RunDir(tmp_path / "runs" / "training" / "784-30-30-10" / "seed-0")
+    run.start({"sizes": [784, 30, 30, 10]}, seed=0, kind="training")
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "results.json: missing" in err and "reproduce" in err
+    # A folder of other runs needs none.
+    _write_torch_runs(tmp_path / "elsewhere")
+    assert main(["report", str(tmp_path / "elsewhere")]) == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ({"layer_names": 5}, "layer_names is 5"),
+        ({"epochs": [{"epoch": 0, "layer_speeds": "fast"}]}, "layer_speeds is 'fast'"),
+        ({"epochs": [3]}, "epochs[0] is 3"),
+    ],
+)
+def test_a_run_result_of_the_wrong_shape_is_named(tmp_path, capsys, change, says):
+    _write_torch_runs(tmp_path)
+    result = next(tmp_path.rglob("result.json"))
+    result.write_text(json.dumps(json.loads(result.read_text()) | change))
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and says in err and str(result) in err

@@ -32,6 +32,7 @@ from layerspeed.experiments.chapter import aggregate
 from layerspeed.experiments.config import RunConfig, check_value
 from layerspeed.experiments.datasets import load_data
 from layerspeed.experiments.driver import (
+    STALE_AFTER_S,
     Outcome,
     RunRecord,
     Task,
@@ -46,7 +47,7 @@ from layerspeed.experiments.run import RunResult, train_run
 from layerspeed.experiments.schema import SCHEMA_VERSION, Results
 from layerspeed.experiments.summary import summarize
 from layerspeed.nn import Network
-from layerspeed.store import write_json_atomic, write_text_atomic
+from layerspeed.store import remove_stale_temporaries, write_json_atomic, write_text_atomic
 
 # progress(total, description) -> a context manager yielding advance(message)
 Progress = Callable[[int, str], AbstractContextManager[Callable[[str], None]]]
@@ -106,10 +107,19 @@ def _run(
     with (progress or _silent)(todo, description) as advance:
 
         def report(outcome: Outcome) -> None:
-            advance(f"{outcome.task.name} {outcome.status} ({outcome.seconds:.1f} s)")
+            redone = f"; redone, as its {outcome.redone}" if outcome.redone else ""
+            advance(f"{outcome.task.name} {outcome.status} ({outcome.seconds:.1f} s){redone}")
 
         run_tasks(tasks, executor=executor, workers=workers, on_outcome=report, offline=offline)
     return todo
+
+
+def _tidy(out: Path) -> None:
+    """Remove what killed writers left in a job's output folders: temporary files untouched
+    for an hour (the run folders are the driver's)."""
+    before = time.time() - STALE_AFTER_S
+    for folder in (out, out / "figures", out / "remedies", out / "remedies" / "figures"):
+        remove_stale_temporaries(folder, before=before)
 
 
 # ---- a sweep -------------------------------------------------------------------------------
@@ -156,6 +166,7 @@ def sweep(
             f"{grid.name}: a file of several studies is a reproduction, not a sweep; "
             "give a file with one [grid]"
         )
+    _tidy(out)
     start = time.perf_counter()
     study = (grid.with_quick() if quick else grid).studies[0]
     tasks = plan(Grid(grid.name, (study,), nested=False), out)
@@ -212,6 +223,7 @@ def reproduce(
     from layerspeed.views.text.verdicts import with_words
 
     check_output_folder(out)
+    _tidy(out)
     start = time.perf_counter()
     chapter, remedies_grid = chapter_grids(quick=quick, seeds=seeds)
     chapter_tasks = plan(chapter, out)

@@ -189,3 +189,31 @@ def iter_runs(root: str | os.PathLike[str]) -> Iterator[RunDir]:
     base = Path(root)
     for cfg in sorted(base.rglob("config.json")):
         yield RunDir(cfg.parent)
+
+
+def remove_stale_temporaries(folder: str | os.PathLike[str], *, before: float) -> list[Path]:
+    """Remove the temporary files :func:`atomic_writer` left in ``folder`` (``.NAME.*.tmp``,
+    not in subfolders) last changed before ``before`` (a ``time.time()``); the paths removed.
+
+    A writer killed mid-write leaves one behind. It is never read, but it piles up; the
+    caller picks ``before`` so that no file still being written is removed. A missing
+    folder has nothing to remove.
+    """
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not (entry.name.startswith(".") and entry.name.endswith(".tmp")):
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            if entry.stat(follow_symlinks=False).st_mtime >= before:
+                continue
+            os.unlink(entry.path)
+        except OSError:  # gone already, or not ours to remove
+            continue
+        removed.append(Path(entry.path))
+    return removed

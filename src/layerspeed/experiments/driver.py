@@ -3,12 +3,17 @@
 1. :func:`plan`: every (grid point, seed) of a :class:`~layerspeed.experiments.grid.Grid` as
    a :class:`Task` with its run folder;
 2. :func:`pending`: skip the tasks whose folder :func:`is_current` (ended, same config and
-   seed); the longest first, so that the workers end together;
-3. :func:`run`: mark each task ``running`` as it is submitted (a driver killed now reruns it
-   next time), send :func:`work` (:func:`~layerspeed.experiments.run.train_run`) to any
-   ``concurrent.futures.Executor``, and write each folder (``finish`` or ``fail``) as its
-   result arrives;
+   seed, a result that passes :func:`~layerspeed.experiments.validate.result_problem`); the
+   longest first, so that the workers end together;
+3. :func:`run`: keep about two tasks per worker in flight, marking each ``running`` as it is
+   submitted (a driver killed now reruns it next time); send :func:`work`
+   (:func:`~layerspeed.experiments.run.train_run`) to any ``concurrent.futures.Executor``,
+   and write each folder (``finish`` or ``fail``) as its result arrives;
 4. :func:`collect`: what every planned run left on disk, for the aggregates.
+
+A killed driver leaves temporary files of :func:`layerspeed.store.atomic_writer` behind;
+they are never read, and the next driver removes them from the run folders it plans: all of
+them in a folder it runs again, those untouched for an hour (:data:`STALE_AFTER_S`) in the rest.
 
 The data is loaded once, by the driver, and shipped: once per worker through the initializer
 of the default :class:`LocalPool` (one BLAS thread per worker), ``client.scatter(...,
@@ -19,11 +24,10 @@ system shared with the driver.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,9 +36,17 @@ from layerspeed.experiments.config import RunConfig
 from layerspeed.experiments.datasets import Data, load_data
 from layerspeed.experiments.grid import Grid
 from layerspeed.experiments.run import train_run
-from layerspeed.store import RunDir, read_json
+from layerspeed.experiments.validate import result_problem
+from layerspeed.experiments.workers import (
+    LocalPool,
+    default_workers,
+    ensure_one_blas_thread,
+    installed_data,
+)
+from layerspeed.experiments.workers import process_pool as process_pool  # re-exported
+from layerspeed.store import ENDED, RunDir, read_json, remove_stale_temporaries
 
-BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+STALE_AFTER_S = 3600.0  # a temporary file untouched this long is no write in progress
 
 
 @dataclass(frozen=True)
@@ -61,6 +73,7 @@ class Outcome:
     status: str
     message: str | None
     seconds: float
+    redone: str | None = None  # why the result its folder held was not trusted, if it held one
 
 
 @dataclass(frozen=True)
@@ -73,59 +86,7 @@ class Computed:
     seconds: float
 
 
-# ---- the workers -----------------------------------------------------------------------------
-
-# A worker's own state: whether BLAS is down to one thread, and the data its pool installed.
-_WORKER: dict[str, Any] = {}
-
-
-def one_blas_thread() -> None:
-    """Worker initializer: one BLAS thread, so N workers use N cores and no more."""
-    for name in BLAS_ENV:
-        os.environ[name] = "1"
-    _WORKER["blas"] = True
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # the environment variables still reach any child process
-        return
-    threadpool_limits(1)
-
-
-def _install(data: Any) -> None:
-    """:class:`LocalPool`'s initializer: one BLAS thread, and the data, once per worker."""
-    one_blas_thread()
-    _WORKER["data"] = data
-
-
-def default_workers() -> int:
-    """The cores this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
-
-
-def process_pool(workers: int | None = None) -> ProcessPoolExecutor:
-    """Local worker processes started by "spawn", each with one BLAS thread (no data)."""
-    return ProcessPoolExecutor(
-        max_workers=workers or default_workers(),
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=one_blas_thread,
-    )
-
-
-class LocalPool(ProcessPoolExecutor):
-    """A process pool ("spawn", one BLAS thread each) whose workers hold ``data`` from their
-    start: the data is pickled once per worker, not once per task."""
-
-    def __init__(self, data: Any, workers: int | None = None) -> None:
-        super().__init__(
-            max_workers=workers or default_workers(),
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_install,
-            initargs=(data,),
-        )
-        self.data = data
+# ---- the workers (see :mod:`layerspeed.experiments.workers`) ------------------------------
 
 
 def work(task: Task, data: Data | None = None) -> Computed:
@@ -135,10 +96,9 @@ def work(task: Task, data: Data | None = None) -> Computed:
     place is resolved by Dask before the call.
     """
     start = time.perf_counter()
-    if not _WORKER.get("blas"):  # Dask's workers run no pool initializer
-        one_blas_thread()
+    ensure_one_blas_thread()  # Dask's workers run no pool initializer
     try:
-        shared = data if data is not None else _WORKER["data"]
+        shared = data if data is not None else installed_data()
         result = train_run(task.config, task.seed, shared)
     except Exception as e:  # recorded in the folder by the driver
         return Computed("failed", f"{type(e).__name__}: {e}", None, time.perf_counter() - start)
@@ -177,37 +137,62 @@ class RunRecord:
 def collect(tasks: Sequence[Task]) -> list[RunRecord]:
     """What every planned run left on disk (also the runs never started, status None).
 
-    A folder that ended under another config (an earlier ``--quick`` run in the same place)
-    counts as not run: its numbers are not this plan's.
+    A folder that ended under another config (an earlier ``--quick`` run in the same place),
+    or whose result is not what its config writes, counts as not run: its numbers are not
+    this plan's.
     """
     out = []
     for t in tasks:
-        folder = RunDir(Path(t.run_dir))
-        status_file = read_json(folder.path / "status.json")
+        status_file = read_json(Path(t.run_dir) / "status.json")
+        status = status_file.get("status") if isinstance(status_file, dict) else None
         message = status_file.get("message") if isinstance(status_file, dict) else None
-        status = folder.status
-        current = is_current(t)
-        if status in ("done", "diverged") and not current:
-            status, message = None, "left by another config; not run with this one"
-        out.append(RunRecord(t, status, message, folder.result if current else None))
+        result, why, same_config = _ended(t, status)
+        if status in ENDED and result is None:
+            message = (
+                f"{why}; run again to redo it"
+                if same_config
+                else "left by another config; not run with this one"
+            )
+            status = None
+        out.append(RunRecord(t, status, message, result))
     return out
 
 
-def is_current(task: Task) -> bool:
-    """Whether the task's folder holds its ended run (done or diverged) with this config.
-
-    A folder left by a different config (a ``--quick`` run in the same place, say) does not
-    count: that run is done again and its folder overwritten.
-    """
+def _ended(task: Task, status: Any) -> tuple[dict[str, Any] | None, str | None, bool]:
+    """``(result, why, same_config)`` of the task's folder, given its status: the result of an
+    ended run with this config and seed (else None), and why its result file is not trusted."""
+    if status not in ENDED:
+        return None, None, False
     run = RunDir(Path(task.run_dir))
-    if not run.is_ended():
-        return False
     stored = run.config
-    return (
+    if not (
         isinstance(stored, dict)
         and stored.get("config") == task.config.to_dict()
         and stored.get("seed") == task.seed
-    )
+    ):
+        return None, None, False
+    result = run.result
+    why = result_problem(result, task.config, seed=task.seed, status=status)
+    if why is not None:
+        return None, f"result.json not valid: {why}", True
+    return result, None, True
+
+
+def is_current(task: Task) -> bool:
+    """Whether the task's folder holds its ended run (done or diverged) with this config, and
+    a result that is what this config writes.
+
+    A folder left by a different config (a ``--quick`` run in the same place, say), or with
+    a result of the wrong shape, does not count: that run is done again and its folder
+    overwritten.
+    """
+    return _ended(task, RunDir(Path(task.run_dir)).status)[0] is not None
+
+
+def not_trusted(task: Task) -> str | None:
+    """Why the result in the task's folder, of an ended run with this config, is not
+    trusted (see :func:`~layerspeed.experiments.validate.result_problem`); None otherwise."""
+    return _ended(task, RunDir(Path(task.run_dir)).status)[1]
 
 
 def pending(tasks: Sequence[Task]) -> list[Task]:
@@ -218,14 +203,14 @@ def pending(tasks: Sequence[Task]) -> list[Task]:
     return todo
 
 
-def record(task: Task, computed: Computed) -> Outcome:
+def record(task: Task, computed: Computed, *, redone: str | None = None) -> Outcome:
     """Write a computed run into its folder (status last, so ``done`` always has a result)."""
     folder = RunDir(Path(task.run_dir))
     if computed.result is None:
         folder.fail(computed.message or "failed")
     else:
         folder.finish(computed.result, status=computed.status, message=computed.message)
-    return Outcome(task, computed.status, computed.message, computed.seconds)
+    return Outcome(task, computed.status, computed.message, computed.seconds, redone)
 
 
 def _dask_client(executor: Executor) -> Any | None:
@@ -248,6 +233,19 @@ def _ship(executor: Executor, data: Any) -> Any:
     return data
 
 
+def width(executor: Executor, workers: int | None = None) -> int:
+    """How many tasks ``executor`` runs at once: its workers (Dask's threads), else
+    ``workers``, else this machine's cores."""
+    client = _dask_client(executor)
+    if client is not None:
+        try:
+            return max(1, sum(client.nthreads().values()))
+        except Exception:  # a client that cannot say: fall back on the count given
+            return workers or default_workers()
+    n = getattr(executor, "_max_workers", None)  # ProcessPool- and ThreadPoolExecutor's
+    return n if isinstance(n, int) and n > 0 else workers or default_workers()
+
+
 def run(
     tasks: Sequence[Task],
     data: Data,
@@ -259,30 +257,48 @@ def run(
     """Run every one of ``tasks`` (see :func:`pending`) and write its folder; return outcomes.
 
     ``executor``: any ``concurrent.futures.Executor``; by default a :class:`LocalPool` of
-    ``workers`` processes holding ``data``, shut down at the end. ``on_outcome`` is called
-    after each run.
+    ``workers`` processes holding ``data``, shut down at the end. At most two tasks per
+    worker are in flight, so a grid of any size starts at once and only the runs submitted
+    are marked running; ``on_outcome`` is called after each run, from the first on.
     """
     if not tasks:
         return []
     own = executor is None
     ex = executor if executor is not None else LocalPool(data, workers)
     outcomes: list[Outcome] = []
+    queue = iter(tasks)
+    window = 2 * width(ex, workers)
     try:
         shared = _ship(ex, data)
-        futures: dict[Future[Computed], Task] = {}
-        for t in tasks:
+        futures: dict[Future[Computed], tuple[Task, str | None]] = {}
+
+        def submit_next() -> bool:
+            t = next(queue, None)
+            if t is None:
+                return False
+            redone = not_trusted(t)
+            folder = RunDir(Path(t.run_dir))
+            remove_stale_temporaries(folder.path, before=time.time())  # only we write it
             # "running" from submission on: a driver killed now reruns it next time.
-            RunDir(Path(t.run_dir)).start(t.config.to_dict(), seed=t.seed, kind=t.study)
-            futures[ex.submit(work, t, shared)] = t
-        for fut in as_completed(futures):
-            try:
-                computed = fut.result()
-            except Exception as e:  # the worker died or the executor failed
-                computed = Computed("failed", f"{type(e).__name__}: {e}", None, 0.0)
-            outcome = record(futures[fut], computed)
-            outcomes.append(outcome)
-            if on_outcome is not None:
-                on_outcome(outcome)
+            folder.start(t.config.to_dict(), seed=t.seed, kind=t.study)
+            futures[ex.submit(work, t, shared)] = (t, redone)
+            return True
+
+        while len(futures) < window and submit_next():
+            pass
+        while futures:
+            finished, _ = wait(futures, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                task, redone = futures.pop(fut)
+                try:
+                    computed = fut.result()
+                except Exception as e:  # the worker died or the executor failed
+                    computed = Computed("failed", f"{type(e).__name__}: {e}", None, 0.0)
+                outcome = record(task, computed, redone=redone)
+                outcomes.append(outcome)
+                if on_outcome is not None:
+                    on_outcome(outcome)
+                submit_next()
     except BaseException:
         if own:
             ex.shutdown(wait=False, cancel_futures=True)
@@ -310,6 +326,11 @@ def run_tasks(
     todo = pending(tasks)
     if on_plan is not None:
         on_plan(len(todo), len(tasks) - len(todo))
+    again = {t.run_dir for t in todo}
+    before = time.time() - STALE_AFTER_S
+    for t in tasks:  # the folders run again are cleared as they start
+        if t.run_dir not in again:
+            remove_stale_temporaries(t.run_dir, before=before)
     if todo:
         data = load_data((t.config for t in todo), offline=offline, data_dir=data_dir)
         run(todo, data, executor=executor, workers=workers, on_outcome=on_outcome)

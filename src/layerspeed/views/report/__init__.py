@@ -34,6 +34,7 @@ from markupsafe import Markup
 
 from layerspeed.errors import BadInput
 from layerspeed.experiments.schema import schema_version
+from layerspeed.experiments.validate import layout_problem
 from layerspeed.store import iter_runs, read_json, write_text_atomic
 from layerspeed.views.figures import javascript
 from layerspeed.views.report import sections
@@ -49,20 +50,23 @@ Json = dict[str, Any]
 def read_report_inputs(directory: str | os.PathLike[str]) -> tuple[Json, list[Json]]:
     """``(results, runs)`` from a folder: its ``results.json`` and its run folders.
 
-    ``results`` is ``{}`` where there is no readable ``results.json``; in a sweep's folder it
-    is ``{"sweep": summary.json}``. ``runs`` holds one dict per run folder under ``directory``
+    ``results`` is ``{}`` where the folder has no ``results.json``; in a sweep's folder it is
+    ``{"sweep": summary.json}``. ``runs`` holds one dict per run folder under ``directory``
     (itself included) that is not one of the runs already summed up in ``results``:
     ``{"path": relative path, "kind", "seed", "config", "status": status.json or {},
     "result": result.json or None}``.
+
+    Raises :class:`BadInput` for a ``results.json`` or ``summary.json`` that is not a JSON
+    object, a ``results.json`` missing beside the chapter's own runs, and a listed run whose
+    ``result.json`` is not of the run-folder layout: a page of them would say the wrong thing.
     """
     base = Path(directory)
     if not base.is_dir():
         raise BadInput(f"{directory}: no such folder")
-    results = read_json(base / "results.json")
-    if not isinstance(results, dict):
-        results = {}
+    redo = f"run `layerspeed reproduce --out {directory}` again to write it"
+    results = _json_object(base / "results.json", redo) or {}
     # A sweep's folder: its summary.json sums up every run under DIR/runs/.
-    sweep = read_json(base / "summary.json")
+    sweep = _json_object(base / "summary.json", "run the sweep again to write it")
     if not results and isinstance(sweep, dict) and isinstance(sweep.get("points"), list):
         results = {"sweep": sweep}
     summed = {name for name in CHAPTER_EXPERIMENTS if name in results}
@@ -73,6 +77,11 @@ def read_report_inputs(directory: str | os.PathLike[str]) -> tuple[Json, list[Js
             continue
         rel = run.path.relative_to(base).as_posix()
         parts = rel.split("/")
+        if not results and sweep is None and _chapter_run(parts, config):
+            raise BadInput(
+                f"{base / 'results.json'}: missing, though {base / 'runs'} holds the chapter's "
+                f"runs; run `layerspeed reproduce --out {directory}` to sum them up"
+            )
         if len(parts) > 1 and parts[0] == "runs" and parts[1] in summed:
             continue
         if ("sweep" in results and parts[0] == "runs") or (
@@ -80,6 +89,9 @@ def read_report_inputs(directory: str | os.PathLike[str]) -> tuple[Json, list[Js
         ):
             continue
         status = read_json(run.path / "status.json")
+        why = layout_problem(run.result) if run.result is not None else None
+        if why is not None:
+            raise BadInput(f"{run.path / 'result.json'}: {why}; run it again, or remove its folder")
         runs.append(
             {
                 "path": rel,
@@ -91,6 +103,45 @@ def read_report_inputs(directory: str | os.PathLike[str]) -> tuple[Json, list[Js
             }
         )
     return results, runs
+
+
+def _json_object(path: Path, fix: str) -> Json | None:
+    """The JSON object in ``path``; None if there is no such file; :class:`BadInput`, saying
+    what is wrong and ``fix``, if the file is there but holds no JSON object."""
+    if not path.exists() and not path.is_symlink():
+        return None
+    try:
+        data = json.loads(path.read_bytes())
+    except OSError as e:
+        raise BadInput(f"{path}: cannot be read ({e.strerror or e}); {fix}") from None
+    except json.JSONDecodeError as e:
+        where = f"line {e.lineno}, column {e.colno}"
+        raise BadInput(f"{path}: not valid JSON ({where}); {fix}") from None
+    except UnicodeDecodeError:
+        raise BadInput(f"{path}: not valid JSON (not UTF-8 text); {fix}") from None
+    if not isinstance(data, dict):
+        raise BadInput(f"{path}: a JSON {_json_kind(data)}, not an object; {fix}")
+    return data
+
+
+def _json_kind(v: Any) -> str:
+    if isinstance(v, list):
+        return "list"
+    if isinstance(v, str):
+        return "string"
+    if isinstance(v, bool):
+        return "boolean"
+    return "null" if v is None else "number"
+
+
+def _chapter_run(parts: Sequence[str], config: Json) -> bool:
+    """Whether a run folder at ``parts`` is one of the chapter's (``runs/depth/...``)."""
+    return (
+        len(parts) > 2
+        and parts[0] == "runs"
+        and parts[1] in CHAPTER_EXPERIMENTS
+        and config.get("kind") == parts[1]
+    )
 
 
 def write_report(
