@@ -1,10 +1,9 @@
 """The compiled kernels of the fast path (:mod:`layerspeed.nn.fast`): one SGD epoch as a loop.
 
-Everything is a flat buffer and an offset, so that no array view is made per example. Layer
-widths are padded to a multiple of 8 (:data:`LANES`) where they are the contiguous dimension,
-and the loops over them go 8 at a time, loads before stores: the compiler then packs each
-group into one vector instruction, which it would not do for a loop of 30 it cannot see the
-end of. Padding weights and padding activations are zero and stay zero, so they change no sum.
+Weights and biases are flat buffers with offsets. Where a layer's width is the contiguous
+dimension it is padded to a multiple of 8 (:data:`LANES`), so that its loops run in whole
+vector registers; padding weights and activations are zero and stay zero, so they change no
+sum.
 
 Layout, with ``P[l]`` layer ``l``'s width rounded up to 8:
 
@@ -20,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-LANES = 8  # the loops' group: 8 float64 fill an AVX-512 register, 8 float32 an AVX one
+LANES = 8  # 8 float64 fill an AVX-512 register, 8 float32 an AVX one
 LEAKY_SLOPE = 0.01  # nn/activations.py's
 FOLD_BELOW = 0.5  # fold the decay scale s into the weights before it falls below this
 QUADRATIC, LOG_LIKELIHOOD = 1, 2  # the cost codes the kernel needs by name
