@@ -14,6 +14,7 @@ import pytest
 
 from layerspeed.cli import main
 from layerspeed.data import load_mnist, one_hot
+from layerspeed.errors import LayerspeedError
 from layerspeed.experiments.config import RunConfig
 from layerspeed.nn import Network
 from layerspeed.probes import layer_speeds
@@ -147,6 +148,8 @@ def test_diverging_training_exits_nonzero_and_writes_nothing(tmp_path, capsys):
         "he",
         "--eta",
         "1e300",
+        "--lmbda",
+        "0",  # with lmbda 5 the weight decay factor would be negative: refused up front
         "--epochs",
         "5",
         "--n-train",
@@ -168,7 +171,7 @@ def test_negative_seed_is_a_bad_argument(capsys):
     assert "--seed" in err and "Traceback" not in err
 
 
-def test_unwritable_output_is_one_line_and_nonzero(tmp_path, capsys):
+def test_unwritable_output_is_one_line_and_exit_2(tmp_path, capsys):
     blocker = tmp_path / "afile"
     blocker.write_text("")
     args = [
@@ -182,8 +185,55 @@ def test_unwritable_output_is_one_line_and_nonzero(tmp_path, capsys):
         "--history",
         str(blocker / "h.json"),
     ]
-    assert main(args) == 1
+    assert main(args) == 2  # an output path that cannot be used is a bad input
     err = capsys.readouterr().err
     # It fails before training, with one line and no traceback.
     assert err.startswith("layerspeed: error:") and len(err.strip().splitlines()) == 1
     assert "afile" in err and "Traceback" not in err
+
+
+def _train_then_block(tmp_path, monkeypatch, **outputs):
+    """Train 100 images for one epoch with the outputs under ``tmp_path/out``, and make that
+    folder a file once training has started, so that writing the outputs fails afterwards."""
+    from layerspeed import pipeline
+
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+
+    def block(record):
+        if out.is_dir():
+            for child in out.iterdir():
+                child.unlink()
+            out.rmdir()
+            out.write_text("in the way")
+
+    config = RunConfig((784, 30, 10), epochs=1, n_train=100, n_probe=100)
+    paths = {k: out / v for k, v in outputs.items()}
+    with pytest.raises(LayerspeedError) as failed:
+        pipeline.train_network(config, 0, offline=True, on_epoch_end=block, **paths)
+    return str(failed.value)
+
+
+def test_a_save_that_fails_after_training_keeps_the_network_and_says_where(tmp_path, monkeypatch):
+    message = _train_then_block(tmp_path, monkeypatch, save_path="net.json")
+    (kept,) = tmp_path.glob("layerspeed-network-*.json")
+    assert Network.load(kept).sizes == (784, 30, 10)
+    assert "--save" in message and str(kept) in message and len(message.splitlines()) == 1
+
+
+def test_both_outputs_failing_after_training_keep_both(tmp_path, monkeypatch):
+    message = _train_then_block(tmp_path, monkeypatch, save_path="net.json", history_path="h.json")
+    (net,) = tmp_path.glob("layerspeed-network-*.json")
+    (history,) = tmp_path.glob("layerspeed-history-*.json")
+    assert json.loads(history.read_text())["config"]["sizes"] == [784, 30, 10]
+    assert str(net) in message and str(history) in message
+
+
+def test_history_on_stdout_is_the_json_alone(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # where a file named "-" would land
+    args = ["train", "--sizes", "784,30,10", "--epochs", "1", "--n-train", "100"]
+    assert main([*args, "--history", "-"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["config"]["sizes"] == [784, 30, 10]
+    assert "Epoch 0" in captured.err and "Wrote the history to -" in captured.err
+    assert list(tmp_path.iterdir()) == []

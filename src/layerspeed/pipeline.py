@@ -47,7 +47,12 @@ from layerspeed.experiments.run import RunResult, train_run
 from layerspeed.experiments.schema import SCHEMA_VERSION, Results
 from layerspeed.experiments.summary import summarize
 from layerspeed.nn import Network
-from layerspeed.store import remove_stale_temporaries, write_json_atomic, write_text_atomic
+from layerspeed.store import (
+    check_writable,
+    remove_stale_temporaries,
+    write_json_atomic,
+    write_text_atomic,
+)
 
 # progress(total, description) -> a context manager yielding advance(message)
 Progress = Callable[[int, str], AbstractContextManager[Callable[[str], None]]]
@@ -166,6 +171,7 @@ def sweep(
             f"{grid.name}: a file of several studies is a reproduction, not a sweep; "
             "give a file with one [grid]"
         )
+    check_writable(out, folder=True, label="--out")
     _tidy(out)
     start = time.perf_counter()
     study = (grid.with_quick() if quick else grid).studies[0]
@@ -198,15 +204,6 @@ def chapter_grids(*, quick: bool, seeds: int | None) -> tuple[Grid, Grid]:
     return chapter, remedies
 
 
-def check_output_folder(out: Path) -> None:
-    """Refuse, before any work, an output folder that cannot be written."""
-    if out.exists() and not out.is_dir():
-        raise BadInput(f"--out {out}: exists and is not a folder")
-    probe = out if out.exists() else next((p for p in out.parents if p.exists()), Path("."))
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise BadInput(f"--out {out}: {probe} is not writable; give another folder")
-
-
 def reproduce(
     out: Path,
     *,
@@ -222,7 +219,7 @@ def reproduce(
     from layerspeed.chain import chapter_chain_results
     from layerspeed.views.text.verdicts import with_words
 
-    check_output_folder(out)
+    check_writable(out, folder=True, label="--out")
     _tidy(out)
     start = time.perf_counter()
     chapter, remedies_grid = chapter_grids(quick=quick, seeds=seeds)
@@ -278,15 +275,6 @@ def write_reproduction(results: Results, out: Path) -> list[Path]:
 # ---- one network -----------------------------------------------------------------------------
 
 
-def check_output_file(path: Path) -> None:
-    """Refuse, before any work, an output file that is a folder or cannot be created."""
-    if path.is_dir():
-        raise BadInput(f"{path} is a folder; give a file name")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not os.access(path.parent, os.W_OK | os.X_OK):
-        raise BadInput(f"{path}: the folder {path.parent} is not writable")
-
-
 def _loaded(load_path: Path, dtype: str = "float64") -> Network:
     net = Network.load(load_path).astype(dtype)
     check_value("sizes", net.sizes, where=f"the network in {load_path}")
@@ -332,20 +320,60 @@ def train_network(
     on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
 ) -> RunResult:
     """``layerspeed train``: one run, the network saved and its record written as a run
-    folder's ``result.json`` is. Outputs are checked before training and written after."""
-    for path in (save_path, history_path):
+    folder's ``result.json`` is. Outputs are checked before training and written after; one
+    that fails then is kept in the working folder or the data cache, and the error says
+    where."""
+    for label, path in (("--save", save_path), ("--history", history_path)):
         if path is not None:
-            check_output_file(path)
+            check_writable(path, label=label)
+    if save_path is not None and history_path is not None and _same_file(save_path, history_path):
+        raise BadInput(f"--save and --history both name {save_path}; give two different files")
     net = _loaded(load_path, config.dtype) if load_path is not None else None
     data = load_data([config], offline=offline)
     result = train_run(config, seed, data, net=net, on_epoch_end=on_epoch_end)
     if result.status != "done":
         raise LayerspeedError(result.message or "training diverged")
+    lost = []
     if save_path is not None and result.net is not None:
-        result.net.save(save_path)
+        lost += _write_or_keep("--save", save_path, result.net.save, "network")
     if history_path is not None:
         body = result.to_dict(config, seed, "train") | {
             "load": str(load_path) if load_path else None
         }
-        write_json_atomic(history_path, body)
+        lost += _write_or_keep(
+            "--history", history_path, lambda p: write_json_atomic(p, body), "history"
+        )
+    if lost:
+        raise LayerspeedError("; ".join(lost))
     return result
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two output paths name one file, through symlinks (and hard links)."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist yet
+        return False
+
+
+def _write_or_keep(label: str, path: Path, write: Callable[[Path], None], what: str) -> list[str]:
+    """``write(path)``; if that fails after the work is done, write the work to the working
+    folder or, failing that, beside the data cache. One phrase per failure, saying where."""
+    try:
+        write(path)
+        return []
+    except (OSError, LayerspeedError) as e:
+        reason = (e.strerror if isinstance(e, OSError) else None) or str(e)
+    from layerspeed.data import data_dir
+
+    name = f"layerspeed-{what}-{_dt.datetime.now():%Y%m%d-%H%M%S-%f}.json"
+    for folder in (Path.cwd, data_dir):
+        try:
+            kept = folder() / name
+            write(kept)
+        except (OSError, LayerspeedError):
+            continue
+        return [f"could not write {label} {path} ({reason}); the {what} is kept in {kept}"]
+    return [f"could not write {label} {path} ({reason}), nor keep the {what} anywhere"]

@@ -12,7 +12,9 @@ A run folder holds three JSON files::
                        ...anything else the kind of run reports}
 
 Every file is written through a temporary file in the same folder and ``os.replace``, so a
-killed process leaves either the old file or the new one, never half of one. A run whose
+killed process leaves either the old file or the new one, never half of one (through a
+symlink, at its target; a device, a FIFO or ``-`` is written directly, never replaced).
+:func:`check_writable` proves an output can be written before any work starts. A run whose
 status is ``done`` is finished and is never overwritten; anything else is run again.
 The NumPy engine's runs, sweeps and the PyTorch probe all write this layout, and the report
 reads it.
@@ -22,9 +24,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import errno
 import json
 import math
 import os
+import stat
+import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,6 +37,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from layerspeed import __version__
+from layerspeed.errors import BadInput
 
 STATUSES = ("running", "done", "diverged", "failed")
 ENDED = ("done", "diverged")  # runs that need not run again
@@ -57,6 +63,55 @@ def finite(v: Any) -> Any:
     return v
 
 
+STDOUT = "-"  # the output path that means standard output
+STREAMS = "a file, a character device, a FIFO or - (stdout)"  # what an output may be
+
+
+def _kind(path: Path) -> str:
+    """What an output path names, through any symlinks: ``stdout``, ``new`` (nothing there
+    yet), ``file``, ``stream`` (a character device or a FIFO), ``folder``, or the name of a
+    special file that is never written (``block device``, ``socket``)."""
+    if str(path) == STDOUT:
+        return "stdout"
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:  # also a symlink to nothing yet: the file is made at its target
+        return "new"
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+        return "stream"
+    if stat.S_ISDIR(mode):
+        return "folder"
+    special = {stat.S_IFBLK: "block device", stat.S_IFSOCK: "socket"}
+    return special.get(stat.S_IFMT(mode), "special file")
+
+
+def _target(path: Path) -> Path:
+    """Where the file at ``path`` really is: a symlink's final target, so that the target is
+    replaced and the link stays a link."""
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
+def _refuse(name: str, kind: str) -> BadInput:
+    if kind == "folder":
+        return BadInput(f"{name} is a folder; give a file name")
+    return BadInput(f"{name} is a {kind}; an output must be {STREAMS}")
+
+
+@contextlib.contextmanager
+def _direct(path: Path, *, binary: bool) -> Iterator[IO[Any]]:
+    """Stdout, a character device or a FIFO, written in place: there is no file to replace,
+    and a file renamed over a device would destroy it."""
+    if str(path) == STDOUT:
+        out: IO[Any] = sys.stdout.buffer if binary else sys.stdout
+        yield out
+        out.flush()
+        return
+    with open(path, "wb") if binary else open(path, "w", encoding="utf-8") as f:
+        yield f
+
+
 @contextlib.contextmanager
 def atomic_writer(path: str | os.PathLike[str], *, binary: bool = False) -> Iterator[IO[Any]]:
     """Yield a file open for writing; on a clean exit it becomes ``path`` atomically.
@@ -66,18 +121,71 @@ def atomic_writer(path: str | os.PathLike[str], *, binary: bool = False) -> Iter
     new one, never half of one. On an exception the temporary file is removed and ``path``
     is left as it was. This is the one atomic writer of the package: every file it writes
     goes through here.
+
+    A symlink is written through: its target is replaced atomically and the link stays. A
+    character device, a FIFO and ``-`` (stdout) are written directly, never replaced; a
+    folder, a block device or a socket raises :class:`BadInput`.
     """
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    kind = _kind(p)
+    if kind in ("stdout", "stream"):
+        with _direct(p, binary=binary) as stream:
+            yield stream
+        return
+    if kind not in ("new", "file"):
+        raise _refuse(str(p), kind)
+    target = _target(p)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         f: IO[Any] = os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8")
         with f:
             yield f
-            _publish(f, tmp, p)
+            _publish(f, tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def check_writable(path: str | os.PathLike[str], *, folder: bool = False, label: str = "") -> None:
+    """Prove, before any work, that ``path`` can be written; raise :class:`BadInput` if not.
+
+    A file (``folder=False``) may be new, a regular file (through any symlinks), a character
+    device, a FIFO or ``-``. For a file, a probe is created and deleted in the folder that
+    will hold it; a folder (``folder=True``) gets its probe inside. Missing folders are
+    created. A device is opened for writing; a FIFO is only checked for permission, since
+    opening it would wait for a reader or end the reader's stream. ``label`` (``--save``)
+    starts the message.
+    """
+    p = Path(path)
+    name = f"{label} {p}" if label else str(p)
+    try:
+        kind = _kind(p)
+        if kind == "stream" and not folder:
+            if stat.S_ISFIFO(os.stat(p).st_mode):
+                if not os.access(p, os.W_OK):
+                    raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+            else:
+                os.close(os.open(p, os.O_WRONLY | os.O_NONBLOCK))
+            return
+    except OSError as e:
+        raise BadInput(f"{name}: {e.strerror or e}; give another path") from None
+    if folder and kind not in ("new", "folder"):
+        what = {"stdout": "standard output", "stream": "a device or a FIFO"}
+        raise BadInput(f"{name} is {what.get(kind, f'a {kind}')}, not a folder")
+    if kind == "stdout":
+        return
+    if not folder and kind not in ("new", "file"):
+        raise _refuse(name, kind)
+    where = p if folder else _target(p).parent
+    try:
+        where.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".layerspeed-probe-", dir=where)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        reason = e.strerror or str(e)
+        raise BadInput(f"{name}: cannot write in {where} ({reason}); give another path") from None
 
 
 def write_json_atomic(

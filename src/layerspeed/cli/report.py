@@ -12,6 +12,8 @@ from pathlib import Path
 import click
 
 from layerspeed.cli._app import cli
+from layerspeed.errors import BadInput
+from layerspeed.store import STDOUT
 from layerspeed.views.report import write_report
 
 
@@ -21,7 +23,7 @@ from layerspeed.views.report import write_report
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Where to write the page (default: DIR/report.html).",
+    help="Where to write the page (default: DIR/report.html); - for stdout.",
 )
 @click.option("--open", "open_", is_flag=True, help="Open the page in a web browser afterwards.")
 def report_command(directory: Path, out: Path | None, open_: bool) -> int:
@@ -30,8 +32,11 @@ def report_command(directory: Path, out: Path | None, open_: bool) -> int:
     DIRECTORY is what `layerspeed reproduce --out` wrote, or any folder of run folders (the
     PyTorch probe's, sweeps'). The page needs no network: open it from disk.
     """
+    if open_ and str(out) == STDOUT:
+        raise BadInput("--open needs the page in a file, not on stdout (--out -)")
     path = write_report(directory, out)
-    click.echo(str(path))
+    if str(path) != STDOUT:
+        click.echo(str(path))
     if open_:
         webbrowser.open(path.resolve().as_uri())
     return 0

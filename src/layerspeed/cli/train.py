@@ -13,8 +13,10 @@ import click
 
 from layerspeed.cli._app import cli, offline_option, parse_sizes, seed_option
 from layerspeed.console import progress
+from layerspeed.errors import plural
 from layerspeed.nn import COSTS, INITIALIZERS
 from layerspeed.nn.activations import ACTIVATIONS
+from layerspeed.store import STDOUT
 
 N_PROBE = 1000  # the chapter measures speeds on the first 1000 training images
 
@@ -54,13 +56,13 @@ N_PROBE = 1000  # the chapter measures speeds on the first 1000 training images
     "--save",
     "save_path",
     type=click.Path(path_type=Path),
-    help="Write the trained network (network2 JSON).",
+    help="Write the trained network (network2 JSON); - for stdout.",
 )
 @click.option(
     "--history",
     "history_path",
     type=click.Path(path_type=Path),
-    help="Write per-epoch accuracy and cost as JSON.",
+    help="Write per-epoch accuracy and cost as JSON; - for stdout.",
 )
 @click.option(
     "--track-speeds",
@@ -91,12 +93,15 @@ def train(
     The defaults are the chapter's: 30 epochs, mini-batch 10, eta 0.1, lmbda 5.0.
     """
     from layerspeed import pipeline
-    from layerspeed.experiments.config import RunConfig
+    from layerspeed.experiments.budget import check_run
+    from layerspeed.experiments.config import RunConfig, check_value
     from layerspeed.nn import Network
 
     if (sizes is None) == (load_path is None):
         raise click.UsageError("give exactly one of --sizes and --load")
     loaded = Network.load(load_path) if load_path is not None else None
+    if loaded is not None:  # blame the file, not a --sizes that was never given
+        check_value("sizes", loaded.sizes, where=f"the network in {load_path}")
     n = n_train or 50_000
     config = RunConfig(
         loaded.sizes if loaded is not None else parse_sizes(sizes or ""),
@@ -114,22 +119,26 @@ def train(
         record=("accuracy", "speeds") if track_speeds else ("accuracy",),
         dtype=dtype,
     )
+    check_run(config, f"training {list(config.sizes)} on {n} images")
+    # With an output on stdout, the words go to stderr, so that stdout is the JSON alone.
+    to_err = STDOUT in (str(save_path), str(history_path))
     click.echo(
-        f"Training {list(config.sizes)} on {n} images: {epochs} epochs, mini-batch {mini_batch}, "
-        f"eta {eta}, lmbda {lmbda}, seed {seed}"
+        f"Training {list(config.sizes)} on {n} images: {plural(epochs, 'epoch')}, mini-batch {mini_batch}, "
+        f"eta {eta}, lmbda {lmbda}, seed {seed}",
+        err=to_err,
     )
     with progress(epochs, "epochs") as advance:
 
         def report(record: dict[str, Any]) -> None:
             acc = record["evaluation_accuracy"]
             advance(f"validation {100 * acc:.2f}%")
-            click.echo(f"Epoch {record['epoch']}: validation accuracy {100 * acc:.2f}%")
+            click.echo(f"Epoch {record['epoch']}: validation accuracy {100 * acc:.2f}%", err=to_err)
 
         pipeline.train_network(
             config, seed, load_path=load_path, save_path=save_path, history_path=history_path,
             offline=offline, on_epoch_end=report,
         )  # fmt: skip
     if save_path is not None:
-        click.echo(f"Saved the network to {save_path}")
+        click.echo(f"Saved the network to {save_path}", err=to_err)
     if history_path is not None:
-        click.echo(f"Wrote the history to {history_path}")
+        click.echo(f"Wrote the history to {history_path}", err=to_err)

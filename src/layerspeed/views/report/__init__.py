@@ -35,7 +35,7 @@ from markupsafe import Markup
 from layerspeed.errors import BadInput
 from layerspeed.experiments.schema import schema_version
 from layerspeed.experiments.validate import layout_problem
-from layerspeed.store import iter_runs, read_json, write_text_atomic
+from layerspeed.store import check_writable, iter_runs, read_json, write_text_atomic
 from layerspeed.views.figures import javascript
 from layerspeed.views.report import sections
 from layerspeed.views.report.sections import CHAPTER_EXPERIMENTS, TITLES
@@ -159,6 +159,7 @@ def write_report(
             f"run `layerspeed reproduce --out {directory}` first"
         )
     path = Path(out) if out is not None else Path(directory) / "report.html"
+    check_writable(path, label="--out" if out is not None else "")  # before the page is built
     write_text_atomic(path, to_html(results, runs))
     return path
 
