@@ -18,6 +18,7 @@ import numpy as np
 from scipy.linalg.blas import dgemm, sgemm
 
 from layerspeed.errors import BadInput, DivergenceError
+from layerspeed.nn import fast
 from layerspeed.nn.activations import sigmoid
 from layerspeed.nn.costs import softmax
 from layerspeed.nn.network import Gradients, Network, accuracy, backprop, total_cost
@@ -176,6 +177,7 @@ def sgd(
     training_labels: Array | None = None,
     callbacks: Sequence[EpochCallback] = (),
     on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
+    engine: str = "auto",
 ) -> History:
     """Train ``net`` in place by mini-batch SGD and return its :class:`History`.
 
@@ -187,6 +189,10 @@ def sgd(
     training_labels : optional integer labels of ``x``, to record training accuracy.
     callbacks : measurements taken before each epoch's update, merged into its record.
     on_epoch_end : called with each finished record (progress bars, logging).
+    engine : how mini-batch epochs run: "fast", the compiled loop of ``nn.fast`` (equal to
+        the NumPy path to rounding); "numpy", the reference; "auto" (the default), fast
+        wherever it has the network's activation, cost and dtype. Full-batch epochs always
+        run on NumPy.
 
     Raises
     ------
@@ -213,6 +219,13 @@ def sgd(
     check_decay(eta, lmbda, n)
     hint = divergence_hint(net, eta=eta, lmbda=lmbda, n=n)
     full = m >= n
+    if engine not in ("auto", "fast", "numpy"):
+        raise BadInput(f"unknown engine {engine!r}; choose one of: auto, fast, numpy")
+    if engine == "fast" and not fast.supports(net):
+        raise BadInput(f"the fast engine has no {net.activation!r} or {net.dtype} network")
+    rows = None  # the inputs' nonzero entries, listed once for the fast path's epochs
+    if not full and engine != "numpy" and fast.supports(net):
+        rows = fast.sparse_rows(x, dtype)
     history = History()
     # Overflow inside a diverging run is reported once, by the finiteness check below.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -228,7 +241,11 @@ def sgd(
             else:
                 for cb in callbacks:
                     record.update(cb(epoch, net, None) or {})
-                minibatch_epoch(net, x, y, gen.permutation(n), m=m, eta=eta, lmbda=lmbda)
+                order = gen.permutation(n)
+                if rows is not None:
+                    fast.train_epoch(net, rows, y, order, m=m, eta=eta, lmbda=lmbda)
+                else:
+                    minibatch_epoch(net, x, y, order, m=m, eta=eta, lmbda=lmbda)
             record["training_cost"] = total_cost(net, x, y, lmbda)
             _check_finite(net, record["training_cost"], epoch, hint)
             if training_labels is not None:
