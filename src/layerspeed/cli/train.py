@@ -53,6 +53,13 @@ N_PROBE = 1000  # the chapter measures speeds on the first 1000 training images
     "--dtype", type=click.Choice(["float64", "float32"]), default="float64", show_default=True
 )
 @click.option(
+    "--engine",
+    type=click.Choice(["auto", "fast", "numpy"]),
+    default="auto",
+    show_default=True,
+    help="Mini-batch epochs compiled (fast, where it applies) or the NumPy reference.",
+)
+@click.option(
     "--save",
     "save_path",
     type=click.Path(path_type=Path),
@@ -83,6 +90,7 @@ def train(
     activation: str,
     cost: str,
     dtype: str,
+    engine: str,
     save_path: Path | None,
     history_path: Path | None,
     track_speeds: bool,
@@ -118,6 +126,7 @@ def train(
         n_probe=min(N_PROBE, n),
         record=("accuracy", "speeds") if track_speeds else ("accuracy",),
         dtype=dtype,
+        engine=engine,
     )
     check_run(config, f"training {list(config.sizes)} on {n} images")
     # With an output on stdout, the words go to stderr, so that stdout is the JSON alone.

@@ -36,6 +36,9 @@ DATA_SETS = ("mnist", "synthetic")
 RECORDS = ("accuracy", "speeds", "diagnostics", "neurons", "training_accuracy")
 MAX_N = {"n_train": 50_000, "n_probe": 50_000, "n_eval": 10_000}  # what MNIST's split holds
 DTYPES = ("float64", "float32")
+# How mini-batch epochs run: the compiled loop where it applies (equal to the NumPy reference
+# to rounding), or always the NumPy reference.
+ENGINES = ("auto", "fast", "numpy")
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ class RunConfig:
     dataset: str = "mnist"  # or "synthetic": a fixed, generated 10-class set
     record: tuple[str, ...] = ("accuracy",)  # what to record, from RECORDS
     dtype: str = "float64"
+    engine: str = "auto"  # see ENGINES; the numbers differ between engines only by rounding
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sizes", tuple(self.sizes))
@@ -117,6 +121,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "cost": tuple(COSTS),
     "dataset": DATA_SETS,
     "dtype": DTYPES,
+    "engine": ENGINES,
 }
 _INTS = {"epochs": 0, "mini_batch_size": 1, "n_train": 1, "n_probe": 1, "n_eval": 1}
 _POSITIVE = ("eta", "gain")

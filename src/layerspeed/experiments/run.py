@@ -143,7 +143,7 @@ def train_run(
 
         try:
             sgd(net, x, y, sgd_config, rng=shuffle_rng(seed), evaluation=evaluation,
-                callbacks=callbacks, on_epoch_end=keep)  # fmt: skip
+                callbacks=callbacks, on_epoch_end=keep, engine=config.engine)  # fmt: skip
         except DivergenceError as e:
             status, message = "diverged", str(e)
     passes = probe.backward_passes if probe is not None else None
