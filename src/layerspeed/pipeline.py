@@ -21,7 +21,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,6 @@ from layerspeed.experiments.driver import (
     Task,
     collect,
     default_workers,
-    pending,
     plan,
     run_tasks,
 )
@@ -105,18 +104,27 @@ def _run(
     offline: bool,
     on_plan: Callable[[int, int], None] | None,
 ) -> int:
-    """Run the tasks not yet ended, with a progress display; how many ran."""
-    todo = len(pending(tasks))
-    if on_plan is not None:
-        on_plan(todo, len(tasks) - todo)
-    with (progress or _silent)(todo, description) as advance:
+    """Run the tasks not yet ended, with a progress display; how many ran.
+
+    The driver decides once which tasks are left; the display opens when it says how many.
+    """
+    ran: list[int] = []
+    advance: list[Callable[[str], None]] = []
+    with ExitStack() as stack:
+
+        def planned(to_run: int, done: int) -> None:
+            if on_plan is not None:
+                on_plan(to_run, done)
+            ran.append(to_run)
+            advance.append(stack.enter_context((progress or _silent)(to_run, description)))
 
         def report(outcome: Outcome) -> None:
             redone = f"; redone, as its {outcome.redone}" if outcome.redone else ""
-            advance(f"{outcome.task.name} {outcome.status} ({outcome.seconds:.1f} s){redone}")
+            advance[0](f"{outcome.task.name} {outcome.status} ({outcome.seconds:.1f} s){redone}")
 
-        run_tasks(tasks, executor=executor, workers=workers, on_outcome=report, offline=offline)
-    return todo
+        run_tasks(tasks, executor=executor, workers=workers, on_plan=planned,
+                  on_outcome=report, offline=offline)  # fmt: skip
+    return ran[0]
 
 
 def _tidy(out: Path) -> None:
