@@ -17,7 +17,8 @@ of ``presets/chapter.toml``:
 :func:`aggregate` turns the runs' records into the plain data of ``results.json`` (its shape:
 :mod:`layerspeed.experiments.schema`). Each part carries its :class:`Verdict` s: a claim's
 identifier, whether it holds, and the numbers that decide it; the words of the claim and the
-sentence of evidence are :mod:`layerspeed.views.text.verdicts`'.
+sentence of evidence are :mod:`layerspeed.views.text.verdicts`'. Every threshold is read from
+the table of :mod:`layerspeed.experiments.claims`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from layerspeed import stats
+from layerspeed.experiments.claims import CLAIMS
 from layerspeed.experiments.driver import RunRecord
 from layerspeed.experiments.grid import Grid, Study
 from layerspeed.experiments.schema import Part, Results, RunsInfo, VerdictDict
@@ -43,13 +45,6 @@ BOOK_INITIAL: dict[int, tuple[float, ...]] = {
     3: (0.012, 0.060, 0.283),
     4: (0.003, 0.017, 0.070, 0.285),
 }
-# "the first hidden layer is learning roughly 100 times slower than the final hidden layer"
-BOOK_RATIO_4 = 100.0
-# What "roughly 100 times" admits: within a factor of 3 either way.
-ROUGHLY = 3.0
-# "Throughout training": the first hidden layer the slowest in over this share of epochs.
-THROUGHOUT = 0.9
-SIGNIFICANCE = 0.05  # Welch's p below this: a significant difference
 N_NEURONS = 6  # the book's bars show the first six neurons of each hidden layer
 
 
@@ -159,15 +154,19 @@ def aggregate_depth(study: Study, records: Sequence[RunRecord]) -> Part:
 
 def _depth_verdicts(rows: list[dict[str, Any]], welch: list[dict[str, Any]]) -> list[Verdict]:
     measured = [r for r in rows if r["n_runs"] and r["book"] is not None]
-    inside = [r for r in measured if r.get("book_in_final_pi") or r.get("book_in_best_pi")]
+    # One accuracy, the final epoch's (why: the table of claims).
+    inside = [r for r in measured if r.get("book_in_final_pi")]
     decidable = [r for r in measured if r["final"]["pi_low"] is not None]
+    typical = CLAIMS["depth.typical"]
     out = [
         Verdict(
-            "depth.typical",
-            (len(inside) == len(measured))
+            typical.id,
+            (len(inside) >= typical["share_inside"] * len(measured))
             if decidable and len(decidable) == len(measured)
             else None,
             {
+                "inside": len(inside),
+                "total": len(measured),
                 "rows": [
                     {
                         "hidden_layers": r["hidden_layers"],
@@ -178,7 +177,7 @@ def _depth_verdicts(rows: list[dict[str, Any]], welch: list[dict[str, Any]]) -> 
                         "best": r["best"]["mean"],
                     }
                     for r in measured
-                ]
+                ],
             },
         )
     ]
@@ -188,18 +187,20 @@ def _depth_verdicts(rows: list[dict[str, Any]], welch: list[dict[str, Any]]) -> 
         return out
     w = by.get((labels[2], labels[3], "final"))
     if w is not None:
-        holds = None if w["p"] is None else w["p"] >= SIGNIFICANCE
+        holds = None if w["p"] is None else w["p"] >= CLAIMS["depth.drop_3_4"]["significance"]
         numbers = {k: w[k] for k in ("mean_difference", "p", "book_difference")}
         out.append(Verdict("depth.drop_3_4", holds, numbers))
     w = by.get((labels[0], labels[1], "final"))
     if w is not None:
-        holds = None if w["p"] is None else bool(w["p"] < SIGNIFICANCE and w["mean_difference"] > 0)
+        alpha = CLAIMS["depth.second_layer"]["significance"]
+        holds = None if w["p"] is None else bool(w["p"] < alpha and w["mean_difference"] > 0)
         out.append(
             Verdict("depth.second_layer", holds, {k: w[k] for k in ("mean_difference", "p")})
         )
     means = [r["final"]["mean"] for r in rows if r["n_runs"]]
     if len(means) == len(rows):
-        deeper_not_better = max(means[2:]) <= means[1] + 1e-12
+        slack = CLAIMS["depth.deeper_not_better"]["slack"]
+        deeper_not_better = max(means[2:]) <= means[1] + slack
         numbers = {"means": [[r["hidden_layers"], m] for r, m in zip(rows, means, strict=True)]}
         out.append(Verdict("depth.deeper_not_better", deeper_not_better, numbers))
     return out
@@ -232,16 +233,23 @@ def aggregate_neurons(study: Study, records: Sequence[RunRecord]) -> Part:
     ]
     if n_layers >= 2:
         later = np.array([np.abs(run[1]) > np.abs(run[0]) for run in first])  # seed, neuron
+        ratio = np.array([np.abs(run[1]) / np.abs(run[0]) for run in first])  # seed, neuron
         share = float(later.mean())
+        median_ratio = float(np.median(ratio))
         out["share_later_larger"] = share
+        c = CLAIMS["neurons.second_larger"]
         numbers = {
             "share": share,
+            "median_ratio": median_ratio,
+            "much": c["much"],
+            "mostly": c["mostly"],
             "n_runs": len(runs),
             "seed": runs[0].task.seed,
             "larger": int(later[0].sum()),
             "n_neurons": N_NEURONS,
         }
-        out["verdicts"] = [Verdict("neurons.second_larger", share > 0.5, numbers).to_dict()]
+        holds = bool(median_ratio >= c["much"] and share >= c["mostly"])
+        out["verdicts"] = [Verdict(c.id, holds, numbers).to_dict()]
     return out
 
 
@@ -296,11 +304,12 @@ def _initial_verdicts(rows: list[dict[str, Any]]) -> list[Verdict]:
     ]  # fmt: skip
     shares = [[r["hidden_layers"], r["share_increasing"]] for r in measured]
     band = {"q_low": measured[0]["q_low"], "q_high": measured[0]["q_high"]}
+    rising, typical = CLAIMS["initial.rising"], CLAIMS["initial.typical"]
     return [
-        Verdict("initial.rising", min(s for _, s in shares) > 0.5, {"shares": shares}),
+        Verdict(rising.id, min(s for _, s in shares) > rising["majority"], {"shares": shares}),
         Verdict(
-            "initial.typical",
-            n_in == n_all,
+            typical.id,
+            n_in >= typical["share_inside"] * n_all,
             {"inside": n_in, "total": n_all, "outside": outside, **band},
         ),
     ]
@@ -330,6 +339,9 @@ def aggregate_training(study: Study, records: Sequence[RunRecord]) -> Part:
             first_slowest = np.argmin(speeds, axis=2) == 0  # (seed, epoch)
             row["share_first_slowest"] = float(np.mean(first_slowest))
             row["seeds_first_always_slowest"] = int(np.sum(np.all(first_slowest, axis=1)))
+            # How much slower: the next-slowest layer's speed over the first's.
+            next_over_first = np.min(speeds[:, :, 1:], axis=2) / speeds[:, :, 0]  # (seed, epoch)
+            row["median_next_over_first"] = float(np.median(next_over_first))
             medians = np.array([b["median"] for b in row["layers"]])  # (layer, epoch)
             row["share_median_ordered"] = float(
                 np.mean(np.all(np.diff(medians, axis=0) > 0, axis=0))
@@ -349,16 +361,27 @@ def _training_verdicts(rows: list[dict[str, Any]]) -> list[Verdict]:
     if not measured:
         return []
     keys = ("hidden_layers", "n_runs", "share_first_slowest", "seeds_first_always_slowest",
-            "share_ordered", "share_median_ordered")  # fmt: skip
+            "share_ordered", "share_median_ordered", "median_next_over_first")  # fmt: skip
+    slowest = CLAIMS["training.first_slowest"]
+    holds = all(
+        r["share_first_slowest"] > slowest["throughout"]
+        and r["median_next_over_first"] >= slowest["much"]
+        for r in measured
+    )
     out = [
         Verdict(
-            "training.first_slowest",
-            min(r["share_first_slowest"] for r in measured) > THROUGHOUT,
-            {"rows": [{k: r[k] for k in keys} for r in measured], "threshold": THROUGHOUT},
+            slowest.id,
+            holds,
+            {
+                "rows": [{k: r[k] for k in keys} for r in measured],
+                "threshold": slowest["throughout"],
+                "much": slowest["much"],
+            },
         )
     ]
     four = [r for r in measured if r["hidden_layers"] == 4]
     if four:
+        c = CLAIMS["training.ratio_100"]
         ratio = four[0]["ratio_typical"]
         med = four[0]["ratio_last_first"]["median"]
         numbers = {
@@ -367,11 +390,11 @@ def _training_verdicts(rows: list[dict[str, Any]]) -> list[Verdict]:
             "end": med[-1],
             "min": min(med),
             "max": max(med),
-            "book": BOOK_RATIO_4,
-            "roughly": ROUGHLY,
+            "book": c["book"],
+            "roughly": c["roughly"],
         }
-        holds = BOOK_RATIO_4 / ROUGHLY <= ratio <= BOOK_RATIO_4 * ROUGHLY
-        out.append(Verdict("training.ratio_100", holds, numbers))
+        holds = c["book"] / c["roughly"] <= ratio <= c["book"] * c["roughly"]
+        out.append(Verdict(c.id, holds, numbers))
     return out
 
 

@@ -183,6 +183,8 @@ def to_html(results: Mapping[str, Any], runs: Sequence[Mapping[str, Any]] | None
     def add(key: str, data: Any, extra: dict[str, Any]) -> None:
         found.append({"id": key, "title": TITLES[key], "d": data, "x": extra})
 
+    if claim_rows := sections.claims(results):
+        add("claims", claim_rows, {})
     for key in CHAPTER_EXPERIMENTS:
         if key in results:
             add(key, results[key], getattr(sections, key)(results[key], figures))

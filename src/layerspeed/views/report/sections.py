@@ -12,9 +12,10 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from layerspeed.experiments.claims import CLAIMS as CLAIM_TABLE
 from layerspeed.views import figures as fig
 from layerspeed.views.figures.runs import Series, group_name, layer_names, series
-from layerspeed.views.text.verdicts import clip_percent
+from layerspeed.views.text.verdicts import clip_percent, measured
 
 Json = Mapping[str, Any]
 Figures = dict[str, dict[str, Any]]  # figure id -> Vega-Lite spec
@@ -23,6 +24,7 @@ Figures = dict[str, dict[str, Any]]  # figure id -> Vega-Lite spec
 # DIR/runs/<name>/ and are summed up in results.json, so the generic runs section skips them.
 CHAPTER_EXPERIMENTS = ("depth", "neurons", "initial", "training")
 TITLES = {
+    "claims": "The book's claims, and how each is judged",
     "depth": "Accuracy against depth",
     "neurons": "The gradient per neuron at initialization",
     "initial": "Speed of learning at initialization",
@@ -214,6 +216,27 @@ def meta_rows(meta: Json) -> list[dict[str, Any]]:
         else:
             kind = "text"
         rows.append({"label": META_LABELS.get(key, key), "value": v, "kind": kind})
+    return rows
+
+
+def claims(results: Json) -> list[Json]:
+    """One row per judged claim of the chapter: the book's words, the threshold (from the
+    table of claims), the measured value and the verdict."""
+    rows: list[Json] = []
+    for name in CHAPTER_EXPERIMENTS:
+        for v in (results.get(name) or {}).get("verdicts", []):
+            c = CLAIM_TABLE.get(v.get("id", ""))
+            if c is None:
+                continue
+            rows.append(
+                {
+                    "words": c.words,
+                    "threshold": c.threshold,
+                    "kind": c.kind,
+                    "measured": measured(v),
+                    "holds": v["holds"],
+                }
+            )
     return rows
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from layerspeed.experiments.chapter import BOOK_RATIO_4, ROUGHLY
+from layerspeed.experiments.claims import CLAIMS
 from layerspeed.views.text.verdicts import all_verdicts, clip_percent
 
 Row = tuple[str, str, str, str, str]  # experiment, quantity, book, measured, inside?
@@ -96,14 +96,18 @@ def comparison_rows(results: Mapping[str, Any]) -> list[Row]:
     for r in results.get("training", {}).get("rows", []):
         if r["n_runs"] and r["hidden_layers"] == 4:
             band = r["ratio_last_first"]
+            book, roughly = (
+                CLAIMS["training.ratio_100"]["book"],
+                CLAIMS["training.ratio_100"]["roughly"],
+            )
             rows.append(
                 (
                     "training",
                     f"speed of last / first hidden layer, {_net(r['label'])}",
-                    f"~{BOOK_RATIO_4:g}",
+                    f"~{book:g}",
                     f"{r['ratio_typical']:.0f} (geometric mean over epochs of the median; "
                     f"median per epoch {min(band['median']):.0f}..{max(band['median']):.0f})",
-                    _yes(BOOK_RATIO_4 / ROUGHLY <= r["ratio_typical"] <= BOOK_RATIO_4 * ROUGHLY),
+                    _yes(book / roughly <= r["ratio_typical"] <= book * roughly),
                 )
             )
     return rows

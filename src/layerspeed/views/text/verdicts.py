@@ -2,8 +2,10 @@
 
 :mod:`layerspeed.experiments.chapter` decides each claim and keeps the numbers that decide
 it (``{"id", "holds", "numbers"}``); this module says it: :func:`claim` gives the book's
-words, :func:`evidence` one sentence with the numbers. :func:`with_words` adds both to every
-verdict of a results dict, so ``results.json`` reads on its own.
+words (from the table of :mod:`layerspeed.experiments.claims`), :func:`evidence` one sentence
+with the numbers, :func:`measured` the deciding value in a few words. :func:`with_words` adds
+them, and the threshold, to every verdict of a results dict, so ``results.json`` reads on its
+own.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 from layerspeed.errors import plural
+from layerspeed.experiments.claims import CLAIMS as TABLE
 from layerspeed.experiments.schema import CHAPTER_PARTS, Part, Results, VerdictDict
 
 Numbers = Mapping[str, Any]
@@ -29,32 +32,13 @@ def _band(n: Numbers) -> str:
     return f"{100 * n['q_low']:.0f}-{100 * n['q_high']:.0f}%"
 
 
-CLAIMS: dict[str, Callable[[Numbers], str]] = {
-    "depth.typical": lambda n: (
-        "each of the book's single-run accuracies is what one run gives (within the 95% "
-        "prediction interval of the final or best-epoch accuracy)"
-    ),
-    "depth.drop_3_4": lambda n: (
-        "the drop from 3 to 4 hidden layers is probably not statistically significant"
-    ),
-    "depth.second_layer": lambda n: (
-        "a second hidden layer improves the accuracy (96.48% -> 96.90%)"
-    ),
-    "depth.deeper_not_better": lambda n: "more than two hidden layers do not help",
-    "neurons.second_larger": lambda n: (
-        "the bars in the second hidden layer are mostly much larger than in the first"
-    ),
-    "initial.rising": lambda n: (
-        "early hidden layers learn slower than later ones at initialization"
-    ),
+def _words(claim_id: str) -> Callable[[Numbers], str]:
+    return lambda n: TABLE[claim_id].words
+
+
+CLAIMS: dict[str, Callable[[Numbers], str]] = {c: _words(c) for c in TABLE} | {
     "initial.typical": lambda n: (
-        f"the book's single-network speeds are typical (inside the {_band(n)} band over seeds)"
-    ),
-    "training.first_slowest": lambda n: (
-        "early hidden layers learn much more slowly than later ones throughout training"
-    ),
-    "training.ratio_100": lambda n: (
-        "with four hidden layers the first learns roughly 100 times slower than the last"
+        f"{TABLE['initial.typical'].words} (inside the {_band(n)} band over seeds)"
     ),
 }
 
@@ -106,7 +90,13 @@ def _neurons(n: Numbers) -> str:
     return (
         f"|dC/db| of neuron j is larger in hidden layer 2 than in hidden layer 1 for "
         f"{n['share']:.0%} of (seed, neuron) pairs over {plural(n['n_runs'], 'seed')}; seed "
-        f"{n['seed']}: {n['larger']} of {n['n_neurons']}."
+        f"{n['seed']}: {n['larger']} of {n['n_neurons']}"
+        + (
+            f"; the median ratio is {n['median_ratio']:.3g} ('much' taken as >= "
+            f"{n['much']:g}, 'mostly' as >= {n['mostly']:.0%} of the pairs)."
+            if "median_ratio" in n
+            else "."
+        )
     )
 
 
@@ -137,11 +127,17 @@ def _first_slowest(n: Numbers) -> str:
             f"hidden layers (in all epochs for {r['seeds_first_always_slowest']} of "
             f"{plural(r['n_runs'], 'seed')}; speeds in strictly rising order: "
             f"{r['share_ordered']:.0%}; "
-            f"median curves in rising order: {r['share_median_ordered']:.0%} of epochs)"
+            f"median curves in rising order: {r['share_median_ordered']:.0%} of epochs"
+            + (
+                f"; the next-slowest layer {r['median_next_over_first']:.3g} times faster, median)"
+                if "median_next_over_first" in r
+                else ")"
+            )
             for r in n["rows"]
         )
         + f"; the claim is taken to hold where the first is the slowest in over "
-        f"{n['threshold']:.0%}."
+        f"{n['threshold']:.0%}"
+        + (f" and at least {n['much']:g} times slower (median)." if "much" in n else ".")
     )
 
 
@@ -167,6 +163,33 @@ EVIDENCE: dict[str, Callable[[Numbers], str]] = {
 }
 
 
+def _measured_depth(n: Numbers) -> str:
+    if "inside" in n:
+        return f"{n['inside']} of {n['total']} inside"
+    return f"{len(n['rows'])} depths"
+
+
+MEASURED: dict[str, Callable[[Numbers], str]] = {
+    "depth.typical": _measured_depth,
+    "depth.drop_3_4": lambda n: f"{n['mean_difference']:+.2f} points, p = {_num(n['p'])}",
+    "depth.second_layer": lambda n: f"{n['mean_difference']:+.2f} points, p = {_num(n['p'])}",
+    "depth.deeper_not_better": lambda n: ", ".join(f"{h}: {m:.2f}%" for h, m in n["means"]),
+    "neurons.second_larger": lambda n: (
+        f"median ratio {n['median_ratio']:.3g}, larger in {n['share']:.0%}"
+        if "median_ratio" in n
+        else f"larger in {n['share']:.0%}"
+    ),
+    "initial.rising": lambda n: ", ".join(f"{h} hidden: {s:.0%}" for h, s in n["shares"]),
+    "initial.typical": lambda n: f"{n['inside']} of {n['total']} inside",
+    "training.first_slowest": lambda n: "; ".join(
+        f"{r['hidden_layers']} hidden: slowest in {r['share_first_slowest']:.0%}"
+        + (f", ratio {r['median_next_over_first']:.3g}" if "median_next_over_first" in r else "")
+        for r in n["rows"]
+    ),
+    "training.ratio_100": lambda n: f"{n['ratio']:.0f}",
+}
+
+
 def claim(verdict: Mapping[str, Any]) -> str:
     """The book's words for the verdict's claim."""
     return CLAIMS[verdict["id"]](verdict["numbers"])
@@ -175,6 +198,11 @@ def claim(verdict: Mapping[str, Any]) -> str:
 def evidence(verdict: Mapping[str, Any]) -> str:
     """One sentence with the numbers that decide the verdict."""
     return EVIDENCE[verdict["id"]](verdict["numbers"])
+
+
+def measured(verdict: Mapping[str, Any]) -> str:
+    """The value that decides the verdict, in a few words (the claims table's cell)."""
+    return MEASURED[verdict["id"]](verdict["numbers"])
 
 
 def with_words(results: Results) -> Results:
