@@ -143,3 +143,33 @@ def test_bad_inputs_say_what_was_wrong(data) -> None:
         fast.train_epoch(net, rows, y[:10], np.arange(1, 11), m=10, eta=0.1, lmbda=0.0)
     with pytest.raises(BadInput, match="desired outputs"):
         fast.train_epoch(net, rows, y[:9], np.arange(10), m=10, eta=0.1, lmbda=0.0)
+
+
+def test_grey_levels_list_as_the_float_pixels_bit_for_bit() -> None:
+    """uint8 grey levels over 255.0 are ``Split.x``'s pixels exactly, every level 0..255."""
+    levels = np.arange(256, dtype=np.uint8).reshape(2, 128)  # (2, 128), one zero
+    for dtype in (np.float64, np.float32):
+        want = fast.sparse_rows((levels / 255.0).astype(dtype), dtype)
+        got = fast.sparse_rows(levels, dtype, divisor=255.0)
+        assert got.dtype == np.dtype(dtype) and got.values.dtype == np.uint8
+        assert got.levels is not None
+        np.testing.assert_array_equal(got.indptr, want.indptr)
+        np.testing.assert_array_equal(got.indices, want.indices)
+        assert got.levels[got.values].tobytes() == want.values.tobytes()
+    with pytest.raises(BadInput, match="divisor"):
+        fast.sparse_rows(levels, divisor=0.0)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_an_epoch_from_grey_levels_is_the_epoch_from_float_pixels(data, dtype: str) -> None:
+    """The same numbers in, the same arithmetic: the weights are equal bit for bit."""
+    x, y = data
+    levels = np.rint(x * 255).astype(np.uint8)  # (n, 784), x = levels / 255 exactly
+    order = np.random.default_rng(7).permutation(len(x))
+    net = Network.create((784, 30, 20, 10), rng=3, dtype=dtype)
+    a, b = net.copy(), net.copy()
+    kw = {"m": 10, "eta": 0.1, "lmbda": 5.0}
+    fast.train_epoch(a, fast.sparse_rows(x.astype(dtype), dtype), y, order, **kw)
+    fast.train_epoch(b, fast.sparse_rows(levels, dtype, divisor=255.0), y, order, **kw)
+    for p, q in zip(a.weights + a.biases, b.weights + b.biases, strict=True):
+        assert p.tobytes() == q.tobytes()

@@ -266,6 +266,9 @@ def test_load_splits_and_scales(cache, tmp_path, monkeypatch):
     for split in (data.training, data.validation, data.test):
         assert split.x.dtype == np.float64 and split.x.shape[1] == 784
         assert split.labels.dtype == np.int64 and split.labels.shape == (len(split),)
+        # The grey levels are kept as bytes; x is made from them, k / 255 exactly.
+        assert split.pixels.dtype == np.uint8 and split.pixels.shape == split.x.shape
+        assert split.x.tobytes() == np.divide(split.pixels, 255.0, dtype=np.float64).tobytes()
 
     # The second load reads only the parsed cache: no fetch, no raw files needed.
     monkeypatch.setattr(m, "fetch_mnist", network_called)

@@ -50,12 +50,12 @@ class DataSet:
     @classmethod
     def from_mnist(cls, mnist: Any, n_train: int, n_eval: int) -> DataSet:
         """The first ``n_train`` training and ``n_eval`` validation images of a loaded MNIST."""
-        # Back to the grey levels: x = k / 255 in float64, so rint(255 x) is k exactly.
+        # The grey levels as loaded: no float64 copy of the splits is ever made here.
         return cls.make(
             "mnist",
-            np.rint(mnist.training.x[:n_train] * 255).astype(np.uint8),
+            mnist.training.pixels[:n_train],
             mnist.training.labels[:n_train],
-            np.rint(mnist.validation.x[:n_eval] * 255).astype(np.uint8),
+            mnist.validation.pixels[:n_eval],
             mnist.validation.labels[:n_eval],
         )
 

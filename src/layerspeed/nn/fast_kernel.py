@@ -43,14 +43,19 @@ def count_nonzero(x):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def fill_nonzero(x, indptr, indices, values):  # type: ignore[no-untyped-def]
-    """Write row ``r``'s nonzero columns and values at ``indptr[r]:indptr[r+1]``."""
+def fill_nonzero(x, indptr, indices, values, divisor):  # type: ignore[no-untyped-def]
+    """Write row ``r``'s nonzero columns and values ``x / divisor`` at ``indptr[r]:indptr[r+1]``.
+
+    The division is in float64 and correctly rounded (no fastmath here), so uint8 grey levels
+    over 255.0 are bit for bit NumPy's ``np.divide(x, 255.0, dtype=np.float64)``; a divisor of
+    1.0 copies float values exactly.
+    """
     for r in range(x.shape[0]):
         p = indptr[r]
         for i in range(x.shape[1]):
             if x[r, i] != 0:
                 indices[p] = i
-                values[p] = x[r, i]
+                values[p] = np.float64(x[r, i]) / divisor
                 p += 1
 
 
@@ -133,10 +138,13 @@ def _output(z, out, o, n, cost):  # type: ignore[no-untyped-def]
 
 @njit(cache=True, fastmath=_REORDER)
 def epoch(  # type: ignore[no-untyped-def]
-    wv, woff, bv, boff, sizes, pads, uo, indptr, indices, values, y, order,
+    wv, woff, bv, boff, sizes, pads, uo, indptr, indices, values, grey, levels, y, order,
     m, eta, decay, act, cost,
 ):  # fmt: skip
     """One epoch of mini-batch SGD over ``order``; ``wv`` and ``bv`` are updated in place.
+
+    The inputs' nonzero entries are ``values[p]``, or, when ``grey`` is not empty, the grey
+    level ``grey[p]``'s value ``levels[grey[p]]``.
 
     Per mini-batch: each example's forward pass and errors with the weights as they were
     at the start of the batch, then the batch's step, as the NumPy path does it. The
@@ -152,6 +160,7 @@ def epoch(  # type: ignore[no-untyped-def]
     w0 = wv[: woff[1]].reshape((sizes[0], p1))  # the first layer, a row per input
     s = 1.0
     n = order.shape[0]
+    by_level = grey.shape[0] > 0
     for k in range(0, n, m):
         mb = min(m, n - k)
         for t in range(mb):
@@ -160,7 +169,8 @@ def epoch(  # type: ignore[no-untyped-def]
             # The first layer from the nonzero inputs only: z = s (v @ x) + b.
             z[:] = 0.0
             for p in range(indptr[ex], indptr[ex + 1]):
-                xv, row = values[p], w0[indices[p]]
+                xv = levels[grey[p]] if by_level else values[p]
+                row = w0[indices[p]]
                 for j in range(p1):
                     z[j] += xv * row[j]
             for l in range(n_layers):
@@ -224,7 +234,8 @@ def epoch(  # type: ignore[no-untyped-def]
             ex = order[k + t]
             d = d_t[:p1]
             for p in range(indptr[ex], indptr[ex + 1]):
-                f, row = c * values[p], w0[indices[p]]
+                f = c * (levels[grey[p]] if by_level else values[p])
+                row = w0[indices[p]]
                 for j in range(p1):
                     row[j] -= f * d[j]
         for l in range(n_layers):  # biases are not decayed
