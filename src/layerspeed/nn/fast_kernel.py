@@ -17,12 +17,16 @@ Layout, with ``P[l]`` layer ``l``'s width rounded up to 8:
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 LANES = 8  # 8 float64 fill an AVX-512 register, 8 float32 an AVX one
 LEAKY_SLOPE = 0.01  # nn/activations.py's
 FOLD_BELOW = 0.5  # fold the decay scale s into the weights before it falls below this
 QUADRATIC, LOG_LIKELIHOOD = 1, 2  # the cost codes the kernel needs by name
+AHEAD = 2  # how many examples ahead in the epoch's order the inputs are fetched early
 # Sums may be reordered and products fused into FMAs, as BLAS does: that changes only the
 # rounding. No flag that assumes finite numbers: a diverging run must still come out NaN
 # or infinite.
@@ -57,6 +61,42 @@ def fill_nonzero(x, indptr, indices, values, divisor):  # type: ignore[no-untype
                 indices[p] = i
                 values[p] = np.float64(x[r, i]) / divisor
                 p += 1
+
+
+@intrinsic
+def _prefetch(typingctx, arr, i):  # type: ignore[no-untyped-def]
+    """Ask the processor to bring ``arr[i]``'s cache line in, for reading; it never faults."""
+    sig = types.void(arr, i)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]], wraparound=False)
+        byte, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [byte, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0i8")
+        # a read, kept in every cache level, of data
+        builder.call(fn, [builder.bitcast(ptr, byte), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@njit(cache=True)
+def _prefetch_entries(indices, values, lo, hi):  # type: ignore[no-untyped-def]
+    """Fetch early the cache lines of one example's nonzero entries ``[lo, hi)``.
+
+    The examples come in a random order, so each one's entries lie somewhere in a listing of
+    tens of MB, in no cache; fetched while earlier examples compute, they are there when
+    their turn comes (about a tenth of an MNIST epoch's time).
+    """
+    if hi > lo:
+        for q in range(lo, hi, max(1, 64 // values.itemsize)):  # 64-byte lines
+            _prefetch(values, q)
+        for q in range(lo, hi, 64 // indices.itemsize):
+            _prefetch(indices, q)
+        _prefetch(values, hi - 1)
+        _prefetch(indices, hi - 1)
 
 
 @njit(cache=True)
@@ -165,6 +205,13 @@ def epoch(  # type: ignore[no-untyped-def]
         mb = min(m, n - k)
         for t in range(mb):
             ex = order[k + t]
+            if k + t + AHEAD < n:
+                ahead = order[k + t + AHEAD]
+                lo, hi = indptr[ahead], indptr[ahead + 1]
+                if by_level:
+                    _prefetch_entries(indices, grey, lo, hi)
+                else:
+                    _prefetch_entries(indices, values, lo, hi)
             a_t, d_t = acts[t], deltas[t]
             # The first layer from the nonzero inputs only: z = s (v @ x) + b.
             z[:] = 0.0
