@@ -1,9 +1,16 @@
-"""Shared test fixtures."""
+"""Shared test fixtures, and MNIST for the tests that need the real data.
+
+Tests that read the real MNIST carry ``@pytest.mark.mnist`` (or a module's ``pytestmark``).
+They use the cache that ``make test`` fills first (``layerspeed fetch``, visibly); with no
+cache they skip, with one reason, and they run offline, so no test downloads mid-suite.
+"""
 
 from __future__ import annotations
 
+import functools
 import gzip
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -36,3 +43,46 @@ def write_idx(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+@functools.cache
+def mnist_missing() -> str | None:
+    """Why the real MNIST cannot be used (not in the cache), or None when it can."""
+    from layerspeed.data.fetch import data_dir, fetch_mnist
+    from layerspeed.errors import LayerspeedError
+
+    if os.environ.get("LAYERSPEED_SKIP_REAL_DATA") == "1":
+        return "LAYERSPEED_SKIP_REAL_DATA=1"
+    try:
+        fetch_mnist(offline=True, progress=False)
+    except LayerspeedError:
+        return (
+            f"MNIST is not in the cache ({data_dir()}) and tests do not download it: "
+            "run `layerspeed fetch` (make test does it first)"
+        )
+    return None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "mnist: needs the real MNIST in the cache")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    marked = [item for item in items if item.get_closest_marker("mnist")]
+    if marked and (reason := mnist_missing()):
+        for item in marked:
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(autouse=True)
+def _offline_for_real_data(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test on the real MNIST reads the cache only: a download would be refused."""
+    if request.node.get_closest_marker("mnist") is None:
+        yield
+        return
+    mp = pytest.MonkeyPatch()
+    mp.setenv("LAYERSPEED_OFFLINE", "1")
+    try:
+        yield
+    finally:
+        mp.undo()

@@ -4,6 +4,7 @@ exploding example grows exactly 25 times per layer; the ``chain`` command."""
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -187,7 +188,34 @@ def test_cli_chain_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert d["formula"] == pytest.approx(d["backprop"], rel=1e-12)
     assert d["finite_difference"] == pytest.approx(d["backprop"], rel=1e-6)
     assert out["ratio_db1_db3"] == pytest.approx(d["backprop"] / out["dC_db"]["backprop"][2])
-    assert np.prod(out["terms"]) == pytest.approx(d["formula"], rel=1e-14)
+    # The formula against a computation written here: a scalar loop through the chain, the
+    # terms sigma'(z_1), w_j sigma'(z_j) and dC/da_L = a_L - y (quadratic cost) from it, and
+    # dC/db_1 by a central difference of the same loop's cost.
+    c = out["chain"]
+
+    def forward(b1: float) -> tuple[float, list[float]]:
+        a, zs = c["x"], []
+        for j, (w, b) in enumerate(zip(c["weights"], c["biases"], strict=True)):
+            z = w * a + (b1 if j == 0 else b)
+            zs.append(z)
+            a = 1.0 / (1.0 + math.exp(-z))
+        return a, zs
+
+    def cost(b1: float) -> float:
+        return 0.5 * (forward(b1)[0] - c["y"]) ** 2
+
+    a_l, zs = forward(c["biases"][0])
+    sp = [math.exp(-z) / (1.0 + math.exp(-z)) ** 2 for z in zs]
+    terms = [sp[0]] + [w * s for w, s in zip(c["weights"][1:], sp[1:], strict=True)]
+    terms.append(a_l - c["y"])
+    assert out["terms"] == pytest.approx(terms, rel=1e-12)
+    product = 1.0
+    for t in terms:
+        product *= t
+    assert d["formula"] == pytest.approx(product, rel=1e-12)
+    h = 1e-5
+    b1 = c["biases"][0]
+    assert d["formula"] == pytest.approx((cost(b1 + h) - cost(b1 - h)) / (2 * h), rel=1e-7)
 
 
 def test_cli_chain_exploding_and_seed(capsys: pytest.CaptureFixture[str]) -> None:

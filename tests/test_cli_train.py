@@ -7,7 +7,6 @@ the network it started from under ``load``.
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -19,9 +18,7 @@ from layerspeed.experiments.config import RunConfig
 from layerspeed.nn import Network
 from layerspeed.probes import layer_speeds
 
-pytestmark = pytest.mark.skipif(
-    os.environ.get("LAYERSPEED_SKIP_REAL_DATA") == "1", reason="LAYERSPEED_SKIP_REAL_DATA=1"
-)
+pytestmark = pytest.mark.mnist  # the cache only; skipped without it (conftest.py)
 
 
 def test_train_one_epoch_on_mnist_reaches_90_percent(tmp_path, capsys):
@@ -237,3 +234,15 @@ def test_history_on_stdout_is_the_json_alone(tmp_path, monkeypatch, capsys):
     assert json.loads(captured.out)["config"]["sizes"] == [784, 30, 10]
     assert "Epoch 0" in captured.err and "Wrote the history to -" in captured.err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_train_in_float32_through_the_cli(tmp_path, capsys):
+    # --dtype float32 reaches the network (the saved history's config says so) and trains:
+    # one epoch on 1000 images of [784,30,10] gets well past chance (10%).
+    history = tmp_path / "h.json"
+    args = ["train", "--sizes", "784,30,10", "--epochs", "1", "--n-train", "1000",
+            "--dtype", "float32", "--seed", "1", "--history", str(history)]  # fmt: skip
+    assert main(args) == 0
+    data = json.loads(history.read_text())
+    assert data["config"]["dtype"] == "float32"
+    assert data["epochs"][0]["evaluation_accuracy"] > 0.5

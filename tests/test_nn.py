@@ -4,6 +4,7 @@ network worked by hand, network2's JSON format, and divergence."""
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -404,3 +405,76 @@ def test_divergence_hint_names_a_large_weight_decay() -> None:
     net = Network.create((4, 3, 2), rng=0)
     assert "smaller --lmbda" in divergence_hint(net, eta=5.0, lmbda=1.8, n=10)
     assert "lmbda" not in divergence_hint(net, eta=0.1, lmbda=5.0, n=1000)
+
+
+# ---- weight decay with mini-batches: n != m ---------------------------------------------------
+
+
+@pytest.mark.parametrize("engine", ["numpy", "fast"])
+def test_mini_batch_weight_decay_uses_n_not_m(engine):
+    # n = 12 identical examples in mini-batches of m = 4: every shuffle gives the same three
+    # steps, so the book's update can be written out here, three times over:
+    # w <- (1 - eta*lmbda/n) w - (eta/m) sum_x dC_x/dw. Decay by m (1 - eta*lmbda/m) would
+    # shrink the weights three times as fast.
+    rng = np.random.default_rng(7)
+    sizes = (3, 4, 2)
+    net = Network.create(sizes, rng=rng)
+    x = np.tile(rng.random((1, 3)), (12, 1))  # (12, 3)
+    y = np.tile(np.eye(2)[[1]], (12, 1))  # (12, 2)
+    eta, lmbda, n, m = 0.5, 3.0, 12, 4
+    want = net.copy()
+    for _ in range(n // m):
+        g = backprop(want, x[:m], y[:m])
+        want.weights = [
+            (1 - eta * lmbda / n) * w - (eta / m) * nw
+            for w, nw in zip(want.weights, g.nabla_w, strict=True)
+        ]
+        want.biases = [b - (eta / m) * nb for b, nb in zip(want.biases, g.nabla_b, strict=True)]
+    cfg = SGDConfig(epochs=1, mini_batch_size=m, eta=eta, lmbda=lmbda)
+    sgd(net, x, y, cfg, rng=0, engine=engine)
+    for l in range(2):
+        np.testing.assert_allclose(net.weights[l], want.weights[l], rtol=1e-10, atol=1e-13)
+        np.testing.assert_allclose(net.biases[l], want.biases[l], rtol=1e-10, atol=1e-13)
+
+
+# ---- the tails of sigma' ------------------------------------------------------------------
+
+
+def _exact_sigmoid_prime(z: float) -> float:
+    # sigma'(z) = e^-|z| / (1 + e^-|z|)^2, the same for z and -z; no 1 - sigma(z) to cancel.
+    e = math.exp(-abs(z))
+    return e / (1.0 + e) ** 2
+
+
+def test_sigmoid_prime_tails_against_the_exact_formula():
+    # sigma * (1 - sigma) is exact to a few ulps wherever 1 - sigma keeps its digits: on the
+    # whole negative side and up to |z| = 8. Past 8 on the positive side 1 - sigma loses
+    # digits (at z = 30 about 3 of 16), but its error stays within one ulp of 1, 2.2e-16, far
+    # under any gradient the chapter reads (its smallest speeds are about 1e-3).
+    for z in np.linspace(-40.0, 8.0, 961):
+        assert sigmoid_prime(np.array(z)) == pytest.approx(_exact_sigmoid_prime(z), rel=1e-13)
+    for z in np.linspace(8.0, 60.0, 521):
+        assert abs(sigmoid_prime(np.array(z)) - _exact_sigmoid_prime(z)) <= 2.3e-16
+    assert sigmoid_prime(np.array(-700.0)) == pytest.approx(_exact_sigmoid_prime(-700.0))
+    assert sigmoid_prime(np.array(-800.0)) == 0.0 and sigmoid_prime(np.array(800.0)) == 0.0
+
+
+# ---- precision: float32 against float64 -----------------------------------------------------
+
+
+def test_float32_training_follows_float64_on_the_same_seed():
+    # The same seed gives the same initial weights (float64 draws, rounded to float32) and
+    # the same shuffles; after 3 epochs of 10 steps the weights agree to 1e-4 (float32's
+    # epsilon is 1.2e-7; each step adds a few roundings, and SGD does not amplify them here).
+    rng = np.random.default_rng(5)
+    x, y = _data(rng, 100, (6, 5, 4, 3), "cross-entropy")
+    cfg = SGDConfig(epochs=3, mini_batch_size=10, eta=0.5, lmbda=1.0)
+    nets = {}
+    for dtype in ("float64", "float32"):
+        net = Network.create((6, 5, 4, 3), rng=11, dtype=dtype)
+        sgd(net, x.astype(dtype), y.astype(dtype), cfg, rng=4, engine="numpy")
+        assert net.weights[0].dtype == np.dtype(dtype)
+        nets[dtype] = net
+    for w64, w32 in zip(nets["float64"].weights, nets["float32"].weights, strict=True):
+        np.testing.assert_allclose(w32, w64, rtol=0, atol=1e-4)
+        assert np.max(np.abs(w32 - w64)) > 0  # float32 did round: this is not one path twice

@@ -128,3 +128,54 @@ def test_probe_on_another_set_does_one_batched_pass_per_epoch():
     mean_b, _, _ = _reference_speeds(fresh, x[:7], y[:7])
     for got, want in zip(history.epochs[0]["neuron_gradients"], mean_b, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+# ---- diagnostics by value, on hand-made gradients ---------------------------------------------
+
+
+def _hand_gradients(z: np.ndarray, a: np.ndarray, nabla_w0: np.ndarray):
+    from layerspeed.nn.network import Gradients
+
+    n = len(z)
+    return Gradients(
+        nabla_b=[np.zeros(2), np.zeros(1)],
+        nabla_w=[nabla_w0, np.zeros((1, 2))],
+        deltas=[np.zeros((n, 2)), np.zeros((n, 1))],
+        activations=[np.zeros((n, 2)), a, np.zeros((n, 1))],
+        zs=[z, np.zeros((n, 1))],
+    )
+
+
+def test_diagnostics_by_hand_relu():
+    from layerspeed.probes import diagnostics
+
+    # ||W|| = ||[[3, 4], [0, 0]]|| = 5. The summed gradient [[8, 6], [0, 0]] has norm 10,
+    # the mean over n = 4 examples 2.5, a step of eta = 2 is 5: update ratio 5 / 5 = 1
+    # (the summed gradient would give 4).
+    net = Network((2, 2, 1), [np.array([[3.0, 4.0], [0.0, 0.0]]), np.ones((1, 2))],
+                  [np.zeros(2), np.zeros(1)], activation="relu")  # fmt: skip
+    z = np.array([[1.0, 0.0], [-1.0, -1.0], [2.0, -2.0], [-3.0, -0.5]])  # (n, units)
+    # Unit 1 is active twice, unit 2 never (z <= 0 throughout): dead share 1/2 (a unit with
+    # some z <= 0 is not dead, or every unit here would be).
+    # Saturated: ReLU's derivative is 0 < 1% of 1 where z <= 0: 6 of the 8 pairs = 0.75.
+    a = np.array([[1.0, 0.0], [0.0, 0.0], [2.0, 0.0], [0.0, 0.0]])
+    # Mean 3/8; std (over all 8 values, ddof 0) = sqrt(5/8 - 9/64) = sqrt(31)/8.
+    d = diagnostics(net, _hand_gradients(z, a, np.array([[8.0, 6.0], [0.0, 0.0]])), eta=2.0)
+    assert d["update_ratio"] == [pytest.approx(1.0, rel=1e-12)]
+    assert d["dead_share"] == [0.5]
+    assert d["saturated_share"] == [0.75]
+    assert d["activation_mean"] == [pytest.approx(3 / 8, rel=1e-12)]
+    assert d["activation_std"] == [pytest.approx(np.sqrt(31) / 8, rel=1e-12)]
+
+
+def test_diagnostics_by_hand_sigmoid_saturation_and_zero_weights():
+    from layerspeed.probes import diagnostics
+
+    # sigma'(z) < 1% of 1/4 = 0.0025 from |z| = 5.99 on: sigma'(5.9) = 0.00271 is not
+    # saturated, sigma'(6.1) = 0.00223 is; 0 and 3 are not, -10 is. 2 of 6 pairs per unit.
+    z = np.array([[0.0, 0.0], [3.0, 3.0], [5.9, 5.9], [6.1, 6.1], [-10.0, -10.0], [1.0, 1.0]])
+    net = Network((2, 2, 1), [np.zeros((2, 2)), np.ones((1, 2))], [np.zeros(2), np.zeros(1)])
+    d = diagnostics(net, _hand_gradients(z, np.full((6, 2), 0.5), np.ones((2, 2))), eta=0.1)
+    assert d["saturated_share"] == [pytest.approx(2 / 6)]
+    assert d["update_ratio"] == [float("inf")]  # zero weights: any step is infinitely large
+    assert d["dead_share"] == [0.0] and d["activation_std"] == [0.0]
