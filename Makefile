@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup test reproduce lint bench clean
+.PHONY: setup test mutation reproduce lint bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "layerspeed needs Python >= 3.11, found " + sys.version.split()[0]'
@@ -21,7 +21,18 @@ test: setup
 	$(VENV)/bin/ruff check src tests benchmarks examples
 	$(VENV)/bin/ruff format --check src tests benchmarks examples
 	$(VENV)/bin/mypy src
+	@echo "Fetching MNIST into the cache first, so that no test downloads it"
+	$(VENV)/bin/layerspeed fetch || echo "MNIST could not be fetched (offline?): the tests that need it will skip"
 	$(PY) -m pytest
+
+# Mutation testing of the numerical core and the verdicts (minutes, so not part of `make test`):
+# mutmut mutates nn/ (not the compiled loop), probes.py, chain/, the claims and the verdicts,
+# and runs their unit tests against each mutant.
+mutation: setup
+	$(PY) -m pip install --quiet -e '.[mutation]'
+	rm -rf mutants
+	$(VENV)/bin/mutmut run
+	$(VENV)/bin/mutmut results  # the survivors, one a line
 
 reproduce: setup
 	$(VENV)/bin/layerspeed fetch
@@ -36,4 +47,4 @@ bench: setup
 	$(PY) benchmarks/train_speed.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache mutants

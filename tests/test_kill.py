@@ -23,9 +23,7 @@ import pytest
 from faults import leftovers
 
 pytestmark = [
-    pytest.mark.skipif(
-        os.environ.get("LAYERSPEED_SKIP_REAL_DATA") == "1", reason="LAYERSPEED_SKIP_REAL_DATA=1"
-    ),
+    pytest.mark.mnist,  # the cache only; skipped without it (conftest.py)
     pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)"),
 ]
 

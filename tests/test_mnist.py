@@ -346,10 +346,9 @@ def test_cli_fetch_offline_fails_in_one_line(cache, capsys):
 # -------------------------------------------------------------------------- real data
 
 
+@pytest.mark.mnist
 def test_real_mnist_fetch_and_load(monkeypatch):
-    """The real files, in the real cache folder (shared with every other test run)."""
-    if os.environ.get("LAYERSPEED_SKIP_REAL_DATA") == "1":
-        pytest.skip("LAYERSPEED_SKIP_REAL_DATA=1")
+    """The real files, in the real cache folder that `make test` fills first."""
     data = load_mnist()
     assert data.training.x.shape == (50_000, 784)
     assert data.validation.x.shape == (10_000, 784)

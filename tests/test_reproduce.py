@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -11,9 +10,7 @@ import pytest
 from layerspeed.cli import main
 from layerspeed.nn import Network
 
-pytestmark = pytest.mark.skipif(
-    os.environ.get("LAYERSPEED_SKIP_REAL_DATA") == "1", reason="LAYERSPEED_SKIP_REAL_DATA=1"
-)
+pytestmark = pytest.mark.mnist  # the cache only; skipped without it (conftest.py)
 
 FIGURES = (
     "neurons",
