@@ -302,12 +302,14 @@ def network_speeds(
 ) -> dict[str, Any]:
     """The speeds of one network (saved, or fresh from ``seed``) on the first ``n_probe``
     training images: what ``layerspeed speeds`` prints."""
+    net = _loaded(load_path) if load_path is not None else None  # read once
     config = RunConfig(
-        sizes if sizes is not None else _loaded(load_path).sizes,  # type: ignore[arg-type]
-        init=init, activation=activation, cost=cost, epochs=0, n_train=n_probe,
-        n_probe=n_probe, record=("speeds", "neurons"),
+        net.sizes if net is not None else sizes,  # type: ignore[arg-type]
+        init=init,
+        activation=net.activation if net is not None else activation,
+        cost=net.cost if net is not None else cost,
+        epochs=0, n_train=n_probe, n_probe=n_probe, record=("speeds", "neurons"),
     )  # fmt: skip
-    net = _loaded(load_path) if load_path is not None else None
     result = train_run(config, seed, load_data([config], offline=offline), net=net)
     return {
         "sizes": list(config.sizes),
