@@ -13,11 +13,11 @@ LAYERS: list[set[str]] = [
     {"errors", "console", "store", "stats", "__init__"},
     {"data"},
     {"nn"},
-    {"probes"},
-    {"chain", "torch"},
+    {"probes", "readings", "board"},
+    {"chain", "torch", "theory", "lightning"},
     {"experiments"},
     {"views"},
-    {"pipeline"},
+    {"pipeline", "export"},
     {"cli", "__main__"},
 ]
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}

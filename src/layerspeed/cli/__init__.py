@@ -19,11 +19,13 @@ from layerspeed.errors import LayerspeedError
 # Subcommand modules, each registering its commands on ``cli`` when imported.
 _COMMAND_MODULES = [
     "chain",
+    "export",
     "fetch",
     "report",
     "reproduce",
     "speeds",
     "sweep",
+    "theory",
     "train",
 ]
 for _name in _COMMAND_MODULES:

@@ -1,0 +1,264 @@
+"""The mean-field theory: quadrature against Monte Carlo and closed forms, the initializers'
+variances against their own draws, the CLI, and the prediction beside real MNIST speeds."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy import integrate, optimize
+
+from layerspeed import theory as th
+from layerspeed.cli import main
+from layerspeed.errors import BadInput
+from layerspeed.nn.activations import ACTIVATIONS, get_activation
+from layerspeed.nn.init import INITIALIZERS
+
+SIGMOID = get_activation("sigmoid")
+
+
+# ---- quadrature ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("q", [0.3, 1.3, 4.0])
+def test_quadrature_matches_a_seeded_monte_carlo_within_its_standard_error(name, q):
+    act = get_activation(name)
+    z = np.sqrt(q) * np.random.default_rng(12345).standard_normal(400_000)
+    for f in (lambda u: act.fn(u) ** 2, lambda u: act.prime(u) ** 2):
+        samples = f(z)
+        se = samples.std(ddof=1) / math.sqrt(samples.size)
+        # 5 standard errors: a correct quadrature fails this about once in 3 million draws.
+        assert abs(th.gauss_mean(f, q) - samples.mean()) <= 5 * se + 1e-12
+
+
+def test_pair_expectation_matches_monte_carlo_and_its_two_ends():
+    q, c = 1.3, 0.6
+    rng = np.random.default_rng(7)
+    x, y = rng.standard_normal((2, 400_000))
+    u1, u2 = np.sqrt(q) * x, np.sqrt(q) * (c * x + math.sqrt(1 - c * c) * y)
+    samples = SIGMOID.prime(u1) * SIGMOID.prime(u2)
+    se = samples.std(ddof=1) / math.sqrt(samples.size)
+    assert abs(th.gauss_mean_pair(SIGMOID.prime, q, c) - samples.mean()) <= 5 * se
+    # c = 0: independent, E[f]^2; c = 1: the same variable, E[f^2].
+    mean = th.gauss_mean(SIGMOID.prime, q)
+    assert th.gauss_mean_pair(SIGMOID.prime, q, 0.0) == pytest.approx(mean**2, rel=1e-12)
+    square = th.gauss_mean(lambda u: SIGMOID.prime(u) ** 2, q)
+    assert th.gauss_mean_pair(SIGMOID.prime, q, 1.0) == pytest.approx(square, rel=1e-12)
+    assert th.gauss_mean_pair(SIGMOID.prime, q, 0.999999) == pytest.approx(square, rel=1e-5)
+
+
+def test_quadrature_against_scipy_quad_for_the_sigmoid():
+    q = 1.7
+
+    def density(z: float) -> float:
+        return math.exp(-z * z / (2 * q)) / math.sqrt(2 * math.pi * q)
+
+    exact, _ = integrate.quad(lambda z: float(SIGMOID.fn(np.array(z))) ** 2 * density(z), -60, 60)
+    assert th.gauss_mean(lambda u: SIGMOID.fn(u) ** 2, q) == pytest.approx(exact, rel=1e-10)
+
+
+# ---- closed forms --------------------------------------------------------------------------
+
+
+def test_identity_activation_has_chi_sigma_w2_and_q_star_from_a_geometric_series():
+    # q = s_w2 q + s_b2 settles at s_b2 / (1 - s_w2); phi' = 1, so chi = s_w2.
+    act = get_activation("identity")
+    v = th.Variances(0.5, 1.0)
+    assert th.fixed_point(act, v).q == pytest.approx(2.0, rel=1e-9)
+    assert th.chi("identity", 0.5, 1.0) == pytest.approx(0.5, rel=1e-12)
+    # s_w2 > 1: the variance grows without bound.
+    assert th.fixed_point(act, th.Variances(1.5, 0.0)).q == math.inf
+
+
+def test_relu_with_he_is_critical_and_relu_with_the_default_has_a_closed_form_q_star():
+    # E[relu(z)^2] = q/2 and E[relu'(z)^2] = 1/2 for z ~ N(0, q).
+    m = th.mean_field("relu", "he")
+    assert (m.sigma_w2, m.sigma_b2) == (2.0, 0.0)
+    assert m.chi == pytest.approx(1.0, abs=1e-12)
+    assert m.factor == pytest.approx(1.0, abs=1e-12)
+    d = th.mean_field("relu", "default")  # q = q/2 + 1: q* = 2, chi = 1/2
+    assert d.q_star == pytest.approx(2.0, rel=1e-9)
+    assert d.chi == pytest.approx(0.5, abs=1e-12)
+    assert d.factor == pytest.approx(math.sqrt(2.0), rel=1e-12)
+
+
+def test_tanh_without_biases_settles_at_zero_where_chi_is_sigma_w2():
+    # tanh'(0) = 1, so chi at q* = 0 is sigma_w^2; at sigma_w^2 = 1 the map only creeps there.
+    assert th.chi("tanh", 0.5, 0.0) == pytest.approx(0.5, rel=1e-9)
+    critical = th.fixed_point(get_activation("tanh"), th.Variances(1.0, 0.0))
+    assert critical.q == pytest.approx(0.0, abs=1e-9)
+    assert th.chi("tanh", 1.0, 0.0) == pytest.approx(1.0, abs=1e-8)
+
+
+def test_the_books_default_sigmoid():
+    m = th.mean_field("sigmoid", "default")
+    assert (m.sigma_w2, m.sigma_b2) == (1.0, 1.0)  # w ~ N(0, 1/n_in), b ~ N(0, 1)
+
+    # An independent q*: scipy's quad for E[sigma(z)^2] and brentq for the fixed point.
+    def gap(q: float) -> float:
+        def integrand(z: float) -> float:
+            dens = math.exp(-z * z / (2 * q)) / math.sqrt(2 * math.pi * q)
+            return float(SIGMOID.fn(np.array(z))) ** 2 * dens
+
+        return integrate.quad(integrand, -60, 60)[0] + 1.0 - q
+
+    assert m.q_star == pytest.approx(optimize.brentq(gap, 1.0, 2.0), rel=1e-8)
+    # sigma' <= 1/4 everywhere, so chi <= sigma_w^2/16 and the factor is above the book's 4.
+    assert 0 < m.chi < 1 / 16
+    assert m.factor is not None and m.factor > m.book_bound == 4.0
+    assert m.factor == pytest.approx(1 / math.sqrt(m.chi))
+
+
+def test_chi_grows_with_the_gain():
+    chis = [th.mean_field("sigmoid", "default", gain=g).chi for g in (0.5, 1.0, 2.0, 4.0)]
+    assert chis == sorted(chis) and len(set(chis)) == 4
+
+
+# ---- the initializers' variances -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("init", list(INITIALIZERS))
+@pytest.mark.parametrize(("n_in", "n_out"), [(30, 30), (784, 30), (30, 10)])
+def test_variances_agree_with_the_initializers_own_draws(init, n_in, n_out):
+    gain = 1.5
+    v = th.init_variances(init, n_in, n_out, gain=gain)
+    rng = np.random.default_rng(2024)
+    draws = [INITIALIZERS[init](rng, n_in, n_out, gain) for _ in range(max(1, 40_000 // n_in))]
+    w2 = np.concatenate([n_in * w.ravel() ** 2 for w, _ in draws])  # each an estimate of s_w2
+    b2 = np.concatenate([b**2 for _, b in draws])
+    se_w = w2.std(ddof=1) / math.sqrt(w2.size)
+    assert abs(w2.mean() - v.sigma_w2) <= 5 * se_w + 1e-9
+    se_b = b2.std(ddof=1) / math.sqrt(b2.size)
+    assert abs(b2.mean() - v.sigma_b2) <= 5 * se_b + 1e-12
+
+
+def test_bias_gain_scales_only_biases_that_are_drawn():
+    assert th.init_variances("default", bias_gain=0.5).sigma_b2 == pytest.approx(0.25)
+    assert th.init_variances("he", bias_gain=3.0).sigma_b2 == 0.0
+
+
+# ---- a network from its input ----------------------------------------------------------------
+
+
+def test_a_network_started_at_the_fixed_point_stays_there():
+    m = th.mean_field("sigmoid", "default")
+    assert m.q_star is not None
+    # q^1 = 1 * m2 + 1 = q* when the pixels' mean square is q* - 1.
+    p = th.network_prediction("sigmoid", "default", [30, 30, 30, 30, 10], m.q_star - 1.0)
+    assert p.q == pytest.approx([m.q_star] * 3, rel=1e-9)
+    assert p.factors == pytest.approx([m.factor] * 2, rel=1e-9)
+
+
+def test_the_first_layer_starts_from_the_pixels_not_the_fixed_point():
+    p = th.network_prediction("sigmoid", "default", [784, 30, 30, 30, 10], 0.1)
+    assert p.q[0] == pytest.approx(1.1)  # sigma_w^2 * 0.1 + sigma_b^2
+    assert p.q[0] < p.q[1] < p.q[2]  # rising towards q* = 1.30
+    # A smaller q means z nearer 0, where sigma' is largest: the first pair's factor is smaller.
+    assert p.factors[0] is not None and p.factors[1] is not None
+    assert p.factors[0] < p.factors[1]
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: th.mean_field("cubic"), "unknown activation 'cubic'"),
+        (lambda: th.mean_field("sigmoid", "lecun"), "unknown initializer 'lecun'"),
+        (lambda: th.mean_field(gain=-1.0), "gain must be a finite number >= 0"),
+        (lambda: th.mean_field(bias_gain=math.nan), "bias gain must be a finite number"),
+        (lambda: th.chi("tanh", -1.0, 0.0), "sigma_w^2 must be a finite number >= 0"),
+        (lambda: th.gauss_mean(np.square, -1.0), "variance must be finite and non-negative"),
+        (lambda: th.network_prediction("sigmoid", "default", [784, 10], 0.1), "no hidden layer"),
+    ],
+)
+def test_bad_input_says_what_is_wrong(call, message):
+    with pytest.raises(BadInput, match=message.replace("^", r"\^")):
+        call()
+
+
+# ---- the command line ----------------------------------------------------------------------
+
+
+def test_cli_json_gives_the_libraries_numbers(capsys):
+    assert main(["theory", "--activation", "tanh", "--init", "xavier_normal", "--gain", "1.2",
+                 "--json"]) == 0  # fmt: skip
+    got = json.loads(capsys.readouterr().out)
+    want = th.mean_field("tanh", "xavier_normal", gain=1.2).to_dict()
+    assert got == pytest.approx(want)
+    assert got["chi"] > 1  # a gain above 1 without biases: the chaotic side
+
+
+def test_cli_all_lists_every_pair_and_a_bad_name_exits_2(capsys):
+    assert main(["theory", "--all", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {(r["activation"], r["init"]) for r in rows} == {
+        (a, i) for a in ACTIVATIONS for i in INITIALIZERS
+    }
+    assert main(["theory", "--init", "lecun"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unknown initializer 'lecun'" in err
+
+
+def test_cli_table(capsys):
+    assert main(["theory"]) == 0
+    out = capsys.readouterr().out
+    assert "sigmoid" in out and f"{th.mean_field().chi:.3g}" in out
+
+
+# ---- beside the measurement: the chapter's initial study on real MNIST ---------------------
+
+
+@pytest.fixture(scope="module")
+def chapter_theory():
+    from dataclasses import replace
+
+    from layerspeed.experiments.datasets import load_data
+    from layerspeed.experiments.driver import RunRecord, Task
+    from layerspeed.experiments.grid import load_preset
+    from layerspeed.experiments.run import train_run
+    from layerspeed.experiments.theory_check import aggregate_theory
+
+    study = next(s for s in load_preset("chapter").studies if s.name == "initial")
+    study = replace(study, seeds=tuple(range(20)))  # the preset's own count
+    points = study.points()
+    data = load_data([p.config for p in points], offline=True)
+    records = []
+    for p in points:
+        for seed in study.seeds:
+            result = train_run(p.config, seed, data).to_dict(p.config, seed, "initial")
+            task = Task("initial", p.label, p.params, p.config, seed, "")
+            records.append(RunRecord(task, "done", None, result))
+    return aggregate_theory(study, records, data)
+
+
+@pytest.mark.mnist
+def test_done_when_the_prediction_is_within_15_percent_past_the_first_hidden_layer(
+    chapter_theory,
+):
+    part = chapter_theory
+    assert 0.05 < part["input_second_moment"] < 0.2  # MNIST's mean x^2 is about 0.11
+    later = [p for r in part["rows"] for p in r["pairs"] if not p["includes_first"]]
+    assert len(later) == 0 + 1 + 2  # [784,30,30,10] has none; 3 and 4 hidden layers 1 and 2
+    for pair in later:
+        assert abs(pair["relative_error"]) <= 0.15, pair
+        # The per-example norms, which the theory speaks of, agree as well as the book's norm
+        # of the mean over the probe images.
+        assert abs(pair["relative_error_per_example"]) <= 0.15, pair
+    assert part["check"]["holds"] is True
+    assert part["check"]["worst_relative_error"] <= 0.15
+
+
+@pytest.mark.mnist
+def test_the_first_pair_and_the_books_bound_on_mnist(chapter_theory):
+    for row in chapter_theory["rows"]:
+        first = row["pairs"][0]
+        assert first["includes_first"]
+        # Measured: the first hidden layer sits below the fixed point (q^1 = 1 + m2 < q*) and
+        # the prediction from the pixels says so: its factor is the smallest of the row.
+        assert row["q"][0] < row["q"][-1]
+        assert first["predicted"] == min(row["predicted"])
+        assert abs(first["relative_error"]) <= 0.15
+        # The book's bound of 4 per layer holds for the median of every pair.
+        assert all(p["measured"]["median"] > 4.0 for p in row["pairs"])
