@@ -80,6 +80,35 @@ class Part(TypedDict, total=False):
     share_later_larger: float
 
 
+class TheoryRow(TypedDict, total=False):
+    """One network of :mod:`layerspeed.experiments.theory_check`: the mean-field q and chi per
+    hidden layer, the predicted factors and, per pair of neighbouring hidden layers, the
+    measured factor's band, the prediction, the book's bound and the relative error."""
+
+    label: str
+    sizes: list[int]
+    hidden_layers: int
+    n_runs: int
+    q: list[float]
+    chi: list[float]
+    predicted: list[float | None]
+    pairs: list[dict[str, Any]]
+    speeds: BandDict  # the measured speeds per hidden layer over seeds
+    predicted_speeds: list[float]  # the prediction, anchored at the last layer's median
+
+
+class TheoryPart(TypedDict):
+    """``results["theory"]``: the theory beside the initial study's measurement."""
+
+    title: str
+    study: str
+    tolerance: float
+    input_second_moment: float
+    mean_field: dict[str, Any]  # layerspeed.theory.MeanField.to_dict()
+    rows: list[TheoryRow]
+    check: dict[str, Any]
+
+
 class Results(TypedDict, total=False):
     """``results.json`` of a reproduction."""
 
@@ -92,3 +121,4 @@ class Results(TypedDict, total=False):
     training: Part
     chain: dict[str, Any]  # layerspeed.chain.chapter_chain_results()
     remedies: dict[str, Any]  # a sweep summary (layerspeed.experiments.summary)
+    theory: TheoryPart  # the mean-field prediction beside the initial speeds
