@@ -332,7 +332,9 @@ def test_save_writes_a_run_folder(tmp_path) -> None:
 
 def test_public_names() -> None:
     assert sorted(lst.__all__) == [
+        "Alert",
         "Layer",
+        "LayerSpeedAlert",
         "Probe",
         "SATURATING",
         "book_cross_entropy",

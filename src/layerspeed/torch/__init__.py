@@ -16,7 +16,9 @@ PyTorch is an optional dependency (``pip install "layerspeed[torch]"``); the res
 layerspeed never imports it. See :mod:`layerspeed.torch.probe` for what is measured and when;
 :mod:`~layerspeed.torch.hooks` finds the layers and counts saturation,
 :mod:`~layerspeed.torch.measure` takes one measurement, :mod:`~layerspeed.torch.loss` is the
-probe's default cost.
+probe's default cost, :mod:`~layerspeed.torch.alerts` raises the live alerts;
+:mod:`~layerspeed.torch.models` holds real architectures (a ResNet-18 shape, a Transformer,
+an LSTM) to try it on.
 """
 
 from __future__ import annotations
@@ -28,12 +30,15 @@ except ImportError as e:  # also when sys.modules["torch"] is None
         'layerspeed.torch needs PyTorch, an optional extra: pip install "layerspeed[torch]"'
     ) from e
 
+from layerspeed.torch.alerts import Alert, LayerSpeedAlert
 from layerspeed.torch.hooks import SATURATING, Layer, find_layers
 from layerspeed.torch.loss import book_cross_entropy, default_loss
 from layerspeed.torch.probe import Probe, watch
 
 __all__ = [
     "SATURATING",
+    "Alert",
+    "LayerSpeedAlert",
     "Layer",
     "Probe",
     "book_cross_entropy",

@@ -2,8 +2,9 @@
 
 A layer is every module that owns trainable parameters itself (``Linear``, ``Conv2d``, ...),
 named by its module path (:func:`find_layers`). A :class:`Capture` hooks the forward pass:
-it pairs each sigmoid or tanh module's output with the layer that ran just before it, to
-count the saturated units, and can keep each layer's output z for the probe's backward pass.
+it pairs each sigmoid or tanh, a module or a function called inside ``forward``, with the
+layer that ran just before it, to count the saturated units, and can keep each layer's
+output z for the probe's backward pass.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 from torch.nn import Module, Parameter
+from torch.overrides import TorchFunctionMode
 from torch.utils.hooks import RemovableHandle
 
 from layerspeed.errors import BadInput
@@ -92,30 +95,70 @@ def find_layers(model: Module, names: Sequence[str] | None = None) -> list[Layer
 # ---- forward capture ---------------------------------------------------------------------
 
 
+def _saturating_functions() -> dict[Callable[..., Any], str]:
+    """The torch functions that compute a sigmoid or a tanh, by the name of SATURATING.
+
+    ``nn.Sigmoid`` and ``nn.Tanh`` call ``torch.sigmoid`` and ``torch.tanh``; ``F.sigmoid`` and
+    ``F.tanh`` call the tensor methods: one table sees modules and functions alike.
+    """
+    out: dict[Callable[..., Any], str] = {}
+    for name, fns in (
+        ("sigmoid", (torch.sigmoid, torch.sigmoid_, Tensor.sigmoid, Tensor.sigmoid_)),
+        ("tanh", (torch.tanh, torch.tanh_, Tensor.tanh, Tensor.tanh_)),
+    ):
+        out.update(dict.fromkeys(fns, name))
+    out[torch.special.expit] = "sigmoid"
+    return out
+
+
+SATURATING_FUNCTIONS = _saturating_functions()
+
+
 @dataclass(frozen=True)
 class Watched:
     """The modules a capture hooks into, found once."""
 
     n_layers: int
-    param_modules: list[tuple[Module, int | None]]  # index into the layers; None: unmeasured
-    saturating_modules: list[tuple[Module, str]]  # a key of SATURATING
+    modules: list[tuple[Module, int | None]]  # every module; index into the layers, or None
 
     @classmethod
     def of(cls, model: Module, layers: list[Layer]) -> Watched:
         index = {id(layer.module): l for l, layer in enumerate(layers)}
-        kinds = {kind: name for name, (kind, _, _) in SATURATING.items()}
-        return cls(
-            len(layers),
-            [(m, index.get(id(m))) for m in model.modules() if _own_params(m)],
-            [(m, kinds[type(m)]) for m in model.modules() if type(m) in kinds],
-        )
+        return cls(len(layers), [(m, index.get(id(m))) for m in model.modules()])
+
+
+class _Saturation(TorchFunctionMode):
+    """Sees every sigmoid and tanh computed while the model's forward runs."""
+
+    def __init__(self, capture: Capture) -> None:
+        super().__init__()
+        self.capture = capture
+
+    def __torch_function__(
+        self,
+        func: Callable[..., Any],
+        types: Any,
+        args: Sequence[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> Any:
+        out = func(*args, **(kwargs or {}))
+        name = SATURATING_FUNCTIONS.get(func)
+        if name is not None and isinstance(out, Tensor) and out.is_floating_point():
+            self.capture.count(name, out)
+        return out
 
 
 class Capture:
-    """Forward hooks that give each sigmoid or tanh module's output to the layer before it.
+    """Forward hooks that give each sigmoid or tanh to the layer that ran just before it.
 
-    The pairing follows the order in which modules run, so it holds for ``nn.Sequential``
-    and for hand-written ``forward`` methods alike, as long as the activation is a module.
+    Every module of the model gets a pre-hook and a hook. While the outermost module called
+    runs, a :class:`~torch.overrides.TorchFunctionMode` sees each sigmoid or tanh computed,
+    as an ``nn.Sigmoid``/``nn.Tanh`` module or as a function inside ``forward``
+    (``torch.sigmoid``, ``F.tanh``, ``x.sigmoid()``), and counts its saturated units for
+    the layer (a module with parameters) whose forward ended last. The pairing follows the
+    order in which things run, so it holds for ``nn.Sequential`` and hand-written
+    ``forward`` methods alike. Not seen: gates computed inside fused kernels (``nn.LSTM``,
+    ``nn.GRU``), and code that TorchScript or ``torch.compile`` runs outside Python.
     """
 
     def __init__(self, watched: Watched, *, keep_outputs: bool) -> None:
@@ -127,32 +170,44 @@ class Capture:
         self.total = [0] * n
         self.kind: list[str | None] = [None] * n
         self.outputs: list[list[Tensor]] = [[] for _ in range(n)]
-        for module, l in watched.param_modules:
-            self.handles.append(module.register_forward_hook(self._layer_hook(l)))
-        for module, name in watched.saturating_modules:
-            self.handles.append(module.register_forward_hook(self._saturation_hook(name)))
+        self._depth = 0
+        self._mode = _Saturation(self)
+        for module, l in watched.modules:
+            self.handles.append(module.register_forward_pre_hook(self._enter))
+            self.handles.append(module.register_forward_hook(self._layer_hook(l), always_call=True))
+
+    def _enter(self, _module: Module, _inputs: Any) -> None:
+        if self._depth == 0:
+            self._mode.__enter__()
+        self._depth += 1
+
+    def _leave(self) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            self._mode.__exit__(None, None, None)
 
     def _layer_hook(self, l: int | None) -> Callable[..., None]:
         def hook(_module: Module, _inputs: Any, output: Any) -> None:
+            if self._depth > 0:  # a hook added while the module ran gets no pre-hook call
+                self._leave()
+            if l is None:
+                return
             self.current = l
-            if l is not None and self.keep_outputs and isinstance(output, Tensor):
+            if self.keep_outputs and isinstance(output, Tensor):
                 self.outputs[l].append(output)
 
         return hook
 
-    def _saturation_hook(self, name: str) -> Callable[..., None]:
+    def count(self, name: str, output: Tensor) -> None:
+        """Count the saturated units of one sigmoid or tanh output for the current layer."""
+        l = self.current
+        if l is None:
+            return
         _, prime, max_prime = SATURATING[name]
-
-        def hook(_module: Module, _inputs: Any, output: Any) -> None:
-            l = self.current
-            if l is None or not isinstance(output, Tensor):
-                return
-            d = prime(output.detach())
-            self.saturated[l] += int((d < SATURATION_LEVEL * max_prime).sum())
-            self.total[l] += d.numel()
-            self.kind[l] = name
-
-        return hook
+        d = prime(output.detach())
+        self.saturated[l] += int((d < SATURATION_LEVEL * max_prime).sum())
+        self.total[l] += d.numel()
+        self.kind[l] = name
 
     def reset(self) -> None:
         self.saturated = [0] * len(self.saturated)
@@ -165,3 +220,5 @@ class Capture:
         for h in self.handles:
             h.remove()
         self.handles.clear()
+        while self._depth > 0:  # removed from inside a forward pass: leave the mode stack clean
+            self._leave()

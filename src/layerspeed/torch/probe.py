@@ -50,14 +50,23 @@ When it records
     Without a probe set, ``epoch_end`` reads the last mini-batch's gradients and counts
     saturation over all the epoch's forward passes (forward hooks stay on: slower).
 
+Live alerts
+    After each record, a layer whose speed is more than ``alert_ratio`` (10) times below the
+    last layer's (vanishing) or above it (exploding), or whose saturated share exceeds
+    ``alert_saturation`` (0.9), calls ``on_alert(alert)`` (default: a
+    :class:`~layerspeed.torch.alerts.LayerSpeedAlert` warning with the numbers), once per
+    condition and layer until a record shows it cleared. ``None`` turns a check off;
+    ``probe.alerts`` lists every alert raised. See :mod:`layerspeed.torch.alerts`.
+
 Leaving the context removes every hook, also when the training loop raised.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +83,7 @@ from torch.utils.hooks import RemovableHandle
 
 from layerspeed.errors import BadInput
 from layerspeed.store import RunDir, result_record
+from layerspeed.torch.alerts import Alert, Alerts
 from layerspeed.torch.hooks import Capture, Watched, find_layers
 from layerspeed.torch.loss import LossFn, default_loss
 from layerspeed.torch.measure import (
@@ -107,6 +117,18 @@ class Probe:
         The optimizer whose steps count; default any that holds the model's parameters.
     layers : sequence of str, optional
         Module paths of the layers to measure; default every module with parameters.
+    on_alert : callable(Alert), optional
+        Called for each alert; default: a ``LayerSpeedAlert`` warning with the numbers.
+    alert_ratio : float or None
+        A layer's speed this many times below (above) the last layer's is vanishing
+        (exploding); default 10. None: no speed alerts.
+    alert_saturation : float or None
+        A saturated share above this alerts; default 0.9. None: no saturation alerts.
+    auto_record : bool
+        True (default): record from the optimizer's pre-step hook when a step is due. False:
+        the hooks only count steps and fill in update ratios; the caller calls
+        :meth:`record` when :attr:`due` (Lightning's callback does, after its closure's
+        backward pass, since Lightning runs the forward pass inside ``optimizer.step``).
     """
 
     def __init__(
@@ -118,6 +140,10 @@ class Probe:
         loss_fn: LossFn | None = None,
         optimizer: Optimizer | None = None,
         layers: Sequence[str] | None = None,
+        on_alert: Callable[[Alert], Any] | None = None,
+        alert_ratio: float | None = 10.0,
+        alert_saturation: float | None = 0.9,
+        auto_record: bool = True,
     ) -> None:
         if every is not None and (isinstance(every, bool) or not isinstance(every, int)):
             raise BadInput(f"every must be a number of optimizer steps or None, got {every!r}")
@@ -131,6 +157,8 @@ class Probe:
         self._watched = Watched.of(model, self.layers)
         self.probe_set = as_probe_set(model, probe) if probe is not None else None
         self.history: list[dict[str, Any]] = []
+        self._alerts = Alerts(on_alert, ratio=alert_ratio, saturation=alert_saturation)
+        self.auto_record = auto_record
         self.steps = 0  # optimizer steps seen while attached
         self.epochs = 0  # epoch_end calls
         self.probe_passes = 0  # extra backward passes taken; tests read this
@@ -216,7 +244,7 @@ class Probe:
     def _before_step(self, optimizer: Optimizer, _args: Any, _kwargs: Any) -> None:
         if not self._watches(optimizer):
             return
-        if self.every is not None and self.steps % self.every == 0:
+        if self.auto_record and self.due:
             self._record()
 
     def _after_step(self, optimizer: Optimizer, _args: Any, _kwargs: Any) -> None:
@@ -239,6 +267,26 @@ class Probe:
         """
         self.epochs += 1
         record = self._record(epoch=self.epochs)
+        record.update(extra)
+        return record
+
+    @property
+    def due(self) -> bool:
+        """Whether a record is due before the coming optimizer step (``every`` steps)."""
+        return self.every is not None and self.steps % self.every == 0
+
+    @property
+    def alerts(self) -> list[Alert]:
+        """Every alert raised so far, in order."""
+        return list(self._alerts.fired)
+
+    def record(self, **extra: Any) -> dict[str, Any]:
+        """Record the network now, labelled with the optimizer steps so far; return the record.
+
+        ``extra`` (JSON-serializable) joins the record. Without a probe set it reads ``.grad``,
+        so call it after the backward pass and before the step.
+        """
+        record = self._record()
         record.update(extra)
         return record
 
@@ -275,6 +323,7 @@ class Probe:
                 self._disarm()
         if self.attached:  # the next optimizer step fills in the update ratio
             self._pending.append((record, first_weights(self.layers)))
+        self._alerts.check(record, self.layer_names)  # last: a handler that raises loses nothing
         return record
 
     # ---- reading and saving ----------------------------------------------------------
@@ -322,12 +371,21 @@ class Probe:
             saturating=self._saturating,
             layer_types=[type(layer.module).__name__ for layer in self.layers],
             steps=self.steps,
+            alerts=[dataclasses.asdict(a) for a in self._alerts.fired],
         )
         if self.error is None:
             run.finish(result)
         else:
             run.finish(result, status="failed", message=self.error)
         return run
+
+    def to_tensorboard(self, logdir: str | os.PathLike[str], *, run: str = "") -> list[Path]:
+        """Write the history as a TensorBoard run in ``logdir`` (``logdir/run`` with ``run``)
+        and return the files; see :mod:`layerspeed.torch.tensorboard`. Needs the
+        tensorboard package, imported only here."""
+        from layerspeed.torch.tensorboard import write_probe
+
+        return write_probe(self, logdir, run=run)
 
 
 # The name that reads well in ``with watch(model, ...) as probe:``; the same class.
