@@ -290,11 +290,11 @@ def test_tensorboard_one_run_per_grid_point_and_seed_with_the_values(
         for (epoch, layer, _, metric), value in want.items():
             if metric == "neuron_gradient":
                 continue
-            tag = metric if layer is None else f"{metric}/{layer}"
+            tag = metric if layer is None else f"{metric}/{layer.replace(' ', '_')}"
             assert scalars.pop((epoch, tag)) == pytest.approx(value, rel=1e-6)  # float32
         assert not scalars  # and nothing else
         for layer in result["layer_names"]:
-            histograms = ea.Histograms(f"neuron_abs_gradient/{layer}")
+            histograms = ea.Histograms(f"neuron_abs_gradient/{layer.replace(' ', '_')}")
             assert [h.step for h in histograms] == [0, 1, 2]
             for h in histograms:
                 sizes = [abs(v) for (e, n, _, m), v in want.items()
@@ -312,7 +312,7 @@ def test_tensorboard_again_replaces_its_event_file(sweep_dir: Path, tmp_path: Pa
         assert main(["export", str(sweep_dir), "--tensorboard", str(logdir)]) == 0
     assert len(list(logdir.rglob("*tfevents*"))) == 4
     ea = _accumulator(logdir / "activation=relu" / "seed-0")
-    assert [e.step for e in ea.Scalars("layer_speeds/hidden 1")] == [0, 1, 2]
+    assert [e.step for e in ea.Scalars("layer_speeds/hidden_1")] == [0, 1, 2]
 
 
 # ---- the PyTorch probe -----------------------------------------------------------------------
@@ -440,3 +440,38 @@ def test_csv_and_parquet_on_one_file_are_refused(sweep_dir: Path, tmp_path: Path
     out = tmp_path / "t"
     assert main(["export", str(sweep_dir), "--csv", str(out), "--parquet", str(out)]) == 2
     assert not out.exists()
+
+
+def test_without_pytorch_tensorboardx_writes_the_same_events(
+    sweep_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("tensorboardX", reason='tensorboardX is in "layerspeed[tensorboard]"')
+    from layerspeed.board import summary_writer
+
+    with_torch = tmp_path / "torch"
+    assert main(["export", str(sweep_dir), "--tensorboard", str(with_torch)]) == 0
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # as if torch were absent
+    assert summary_writer().__module__.startswith("tensorboardX")
+    without = tmp_path / "tbx"
+    assert main(["export", str(sweep_dir), "--tensorboard", str(without)]) == 0
+    run = Path("activation=sigmoid") / "seed-1"
+    a, b = _accumulator(with_torch / run), _accumulator(without / run)
+    assert a.Tags()["scalars"] and sorted(a.Tags()["scalars"]) == sorted(b.Tags()["scalars"])
+    for tag in a.Tags()["scalars"]:
+        assert [(e.step, e.value) for e in a.Scalars(tag)] == [
+            (e.step, e.value) for e in b.Scalars(tag)
+        ]
+    assert a.Tags()["histograms"] == b.Tags()["histograms"] != []
+
+
+def test_no_writer_at_all_is_refused_naming_the_extra(
+    sweep_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
+    monkeypatch.setitem(sys.modules, "tensorboardX", None)
+    assert main(["export", str(sweep_dir), "--tensorboard", str(tmp_path / "tb")]) == 2
+    assert "layerspeed[tensorboard]" in capsys.readouterr().err
+    assert not (tmp_path / "tb").exists()

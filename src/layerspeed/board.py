@@ -1,11 +1,12 @@
 """TensorBoard event files from readings (:mod:`layerspeed.readings`): one TensorBoard run a
 run folder, or a seed.
 
-Per layer the readings become scalars tagged ``METRIC/LAYER`` (``layer_speeds/hidden 1``,
+Per layer the readings become scalars tagged ``METRIC/LAYER`` (``layer_speeds/hidden_1``,
 ``weight_grad_norms/...``, ``update_ratio/...``, ``saturated_share/...``); the per-neuron
 gradients a histogram of their sizes ``|dC/db_j|`` tagged ``neuron_abs_gradient/LAYER``; the
 numbers of the whole network (``speed_spread``, ``instability_flag``, ``training_cost``, ...)
-scalars under their own names. A reading's step is its optimizer step where it has one (the
+scalars under their own names. Characters TensorBoard does not hold in a tag become ``_``
+(a space, as tensorboardX would). A reading's step is its optimizer step where it has one (the
 PyTorch probe), else its epoch.
 
 The events are written by a maintained writer, ``torch.utils.tensorboard.SummaryWriter``
@@ -19,6 +20,7 @@ event file, and exporting again replaces the file rather than adding a second on
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections import defaultdict
@@ -31,6 +33,9 @@ import numpy as np
 from layerspeed.readings import NEURON_METRIC, Reading
 from layerspeed.store import atomic_writer
 
+# What TensorBoard tags hold; tensorboardX puts "_" for anything else, and so do we, so that
+# both writers tag alike ("hidden 1" -> "hidden_1").
+NOT_IN_TAGS = re.compile(r"[^-/\w.]")
 HISTOGRAM = "neuron_abs_gradient"  # the tag of the per-neuron histogram, before the layer
 EVENT_FILE = "events.out.tfevents.layerspeed"  # TensorBoard reads any name with "tfevents"
 MISSING = (
@@ -59,6 +64,11 @@ def step_of(r: Reading) -> int:
     return r.step if r.step is not None else r.epoch if r.epoch is not None else 0
 
 
+def tag(metric: str, layer: str | None = None) -> str:
+    """The tag of a metric (of a layer): ``layer_speeds/hidden_1``, ``speed_spread``."""
+    return NOT_IN_TAGS.sub("_", metric if layer is None else f"{metric}/{layer}")
+
+
 def _write_run(writer_cls: Any, folder: Path, rows: Sequence[Reading]) -> None:
     writer = writer_cls(log_dir=str(folder))
     neurons: dict[tuple[int, str], list[float]] = defaultdict(list)
@@ -67,10 +77,9 @@ def _write_run(writer_cls: Any, folder: Path, rows: Sequence[Reading]) -> None:
             if r.metric == NEURON_METRIC and r.layer is not None:
                 neurons[(step_of(r), r.layer)].append(abs(r.value))
                 continue
-            tag = r.metric if r.layer is None else f"{r.metric}/{r.layer}"
-            writer.add_scalar(tag, r.value, global_step=step_of(r))
+            writer.add_scalar(tag(r.metric, r.layer), r.value, global_step=step_of(r))
         for (step, layer), sizes in neurons.items():
-            writer.add_histogram(f"{HISTOGRAM}/{layer}", np.asarray(sizes), global_step=step)
+            writer.add_histogram(tag(HISTOGRAM, layer), np.asarray(sizes), global_step=step)
         writer.flush()
     finally:
         writer.close()
