@@ -117,7 +117,6 @@ class Alerts:
                     continue
                 if key in self.active:
                     continue
-                self.active.add(key)
                 threshold = self.saturation if condition == "saturated" else self.ratio
                 assert threshold is not None
                 new.append(
@@ -132,7 +131,8 @@ class Alerts:
                         speed_source=record["speed_source"][l],
                     )
                 )
-        for alert in new:
+        for alert in new:  # one by one: a handler that raises leaves the rest to fire later
+            self.active.add((alert.condition, alert.layer))
             self.fired.append(alert)
             self.on_alert(alert)
         return new

@@ -203,7 +203,11 @@ class Probe:
             # capture stays on; every=N: step 0 is due.
             self._arm()
         elif self.every is None:
-            self._record(epoch=0)
+            try:
+                self._record(epoch=0)
+            except BaseException:  # `with` calls no __exit__ when __enter__ raises
+                self.close()
+                raise
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
