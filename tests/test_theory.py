@@ -262,3 +262,94 @@ def test_the_first_pair_and_the_books_bound_on_mnist(chapter_theory):
         assert abs(first["relative_error"]) <= 0.15
         # The book's bound of 4 per layer holds for the median of every pair.
         assert all(p["measured"]["median"] > 4.0 for p in row["pairs"])
+
+
+# ---- the views, on a part built from seeded speeds (no MNIST) ------------------------------
+
+
+def _part(later_factor: float | None = None):
+    """A theory part for [784,30,30,30,10] from seeded speeds whose factors scatter around the
+    mean-field ones; ``later_factor`` replaces the true factor of the pair 2 -> 3."""
+    from layerspeed.experiments.config import RunConfig
+    from layerspeed.experiments.theory_check import TOLERANCE, check, theory_row
+
+    config = RunConfig((784, 30, 30, 30, 10), epochs=0, n_train=1000, record=("speeds",))
+    pred = th.network_prediction("sigmoid", "default", config.sizes, 0.11)
+    factors = [pred.factors[0], later_factor or pred.factors[1]]
+    rng = np.random.default_rng(3)
+    last = 0.3 * np.exp(0.1 * rng.standard_normal(12))  # (seed,)
+    f = np.array(factors) * np.exp(0.1 * rng.standard_normal((12, 2)))  # (seed, pair)
+    speeds = np.stack([last / f[:, 1] / f[:, 0], last / f[:, 1], last], axis=1)  # (seed, 3)
+    row = theory_row(config, config.label, speeds, speeds * 1.01, 0.11)
+    return {
+        "title": "t",
+        "study": "initial",
+        "tolerance": TOLERANCE,
+        "input_second_moment": 0.11,
+        "mean_field": th.mean_field().to_dict(),
+        "rows": [row],
+        "check": check([row]),
+    }, speeds
+
+
+def test_theory_row_sets_the_median_ratio_beside_the_prediction():
+    part, speeds = _part()
+    pairs = part["rows"][0]["pairs"]
+    assert [p["pair"] for p in pairs] == [[1, 2], [2, 3]]
+    for l, p in enumerate(pairs):
+        median = float(np.median(speeds[:, l + 1] / speeds[:, l]))
+        assert p["measured"]["median"] == pytest.approx(median)
+        assert p["relative_error"] == pytest.approx((p["predicted"] - median) / median)
+        assert p["within"] == (abs(p["relative_error"]) <= 0.15)
+    assert part["check"]["holds"] is True and part["check"]["n_pairs"] == 1
+    # The prediction line is anchored at the last layer and falls by each predicted factor.
+    line = part["rows"][0]["predicted_speeds"]
+    assert line[-1] == pytest.approx(float(np.median(speeds[:, -1])))
+    assert line[-1] / line[-2] == pytest.approx(pairs[1]["predicted"])
+
+
+def test_a_later_pair_off_by_more_than_15_percent_fails_the_check_and_the_words_say_so():
+    from layerspeed.views.text.theory import theory_markdown
+
+    part, _ = _part(later_factor=8.0)
+    assert part["check"]["holds"] is False
+    text = theory_markdown(part)
+    assert "does not hold" in text
+    assert text.count("| [784,30,30,30,10] |") == 2  # one table row per pair
+    assert "| no |" in text
+
+
+def test_markdown_figures_and_page_of_the_theory():
+    from layerspeed.views.figures.render import spec
+    from layerspeed.views.figures.theory import theory_figures
+    from layerspeed.views.report import to_html
+    from layerspeed.views.text.theory import theory_markdown
+
+    part, _ = _part()
+    text = theory_markdown(part)
+    assert "prediction holds" in text and "MNIST pixels" in text
+    figs = theory_figures(part)
+    assert list(figs) == ["theory_784-30-30-30-10"]
+    drawn = spec(figs["theory_784-30-30-30-10"])
+    values = (drawn.get("data") or drawn["layer"][0]["data"])["values"]
+    line = part["rows"][0]["predicted_speeds"]
+    assert [v["predicted"] for v in values] == pytest.approx(line, rel=1e-3)  # 4 digits kept
+    page = to_html({"theory": part})
+    assert 'id="theory"' in page and "theory-784-30-30-30-10" in page
+    assert "The theory beside the measurement" in page
+
+
+def test_order_to_chaos_rings_the_smallest_spread_of_each_activation():
+    from layerspeed.views.figures.render import spec
+    from layerspeed.views.figures.theory import order_to_chaos
+
+    rows = [
+        {"activation": a, "gain": g, "bias_gain": 0.0, "chi": th.chi(a, g * g, 0.0)}
+        | {"median": m, "low": m / 2, "high": m * 2}
+        for a, g, m in [("tanh", 0.5, 80.0), ("tanh", 1.0, 1.5), ("tanh", 2.0, 9.0),
+                        ("sigmoid", 2.0, 300.0), ("sigmoid", 4.0, 40.0)]
+    ]  # fmt: skip
+    layers = spec(order_to_chaos(rows))["layer"]
+    assert layers[0]["data"]["values"] == [{"chi": 1.0}]  # the critical line
+    ringed = {(v["activation"], v["gain"]) for v in layers[-1]["data"]["values"]}
+    assert ringed == {("tanh", 1.0), ("sigmoid", 4.0)}

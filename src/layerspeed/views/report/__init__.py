@@ -39,6 +39,7 @@ from layerspeed.store import check_writable, iter_runs, read_json, write_text_at
 from layerspeed.views.figures import javascript
 from layerspeed.views.report import sections
 from layerspeed.views.report.sections import CHAPTER_EXPERIMENTS, TITLES
+from layerspeed.views.report.theory import theory as theory_section
 
 MAX_BYTES = 5 * 1024 * 1024  # the limit on the page's size
 Json = dict[str, Any]
@@ -188,6 +189,8 @@ def to_html(results: Mapping[str, Any], runs: Sequence[Mapping[str, Any]] | None
     for key in CHAPTER_EXPERIMENTS:
         if key in results:
             add(key, results[key], getattr(sections, key)(results[key], figures))
+    if "theory" in results:
+        add("theory", results["theory"], theory_section(results["theory"], figures))
     if "chain" in results:
         chain = results["chain"]
         add("chain", chain, sections.chain(chain, figures))

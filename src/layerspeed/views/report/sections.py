@@ -29,6 +29,7 @@ TITLES = {
     "neurons": "The gradient per neuron at initialization",
     "initial": "Speed of learning at initialization",
     "training": "Speed of learning during training",
+    "theory": "The theory beside the measurement",
     "chain": "The chain of single neurons",
     "problems": "The problems",
     "remedies": "Remedies: activations and initializers side by side",
