@@ -10,6 +10,10 @@ norms ``E_x ||delta^l_x||``, and ``weight_grad_norms``, ``||mean_x dC_x/dw^l||``
 
 All of it comes from one batched backward pass, or from none: during full-batch training the
 probe reads the gradient of the training step itself.
+
+In a batch-normalized network (``norm = "batch"``, :mod:`layerspeed.nn.norm`) a hidden layer's
+bias is its shift beta, so its speed is ``||mean_x dC_x/dbeta^l||``, and the probe normalizes
+the 1000 images with their own batch statistics (training mode), as one mini-batch of 1000.
 """
 
 from __future__ import annotations

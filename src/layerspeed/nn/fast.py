@@ -81,9 +81,11 @@ class SparseRows(NamedTuple):
 
 
 def supports(net: Network) -> bool:
-    """Whether the fast path has ``net``'s activation, cost and dtype."""
+    """Whether the fast path has ``net``'s activation, cost and dtype, and ``net`` is the book's
+    kind (no batch norm, no skips: :attr:`Network.plain`)."""
     return (
-        net.activation in ACTIVATION_CODES
+        net.plain
+        and net.activation in ACTIVATION_CODES
         and net.cost in COST_CODES
         and net.dtype in (np.float32, np.float64)
     )

@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from layerspeed.errors import BadInput
+from layerspeed.nn import norm as _norm
 from layerspeed.nn.activations import Activation, get_activation
 from layerspeed.nn.costs import Cost, cost_name, get_cost, softmax
 from layerspeed.nn.init import get_initializer
@@ -37,6 +38,8 @@ class Gradients(NamedTuple):
     deltas  : list of (n, n_out) arrays, dC_x/dz^l for every example x (= dC_x/db^l).
     activations : list of (n, size) arrays, the activations of every layer, input first.
     zs      : list of (n, n_out) arrays, the weighted inputs of every layer but the input.
+    nabla_gamma : with batch norm, the (n_out,) gradients of each hidden layer's scale.
+    batch_stats : with batch norm, each hidden layer's batch (mean, biased variance, n).
     """
 
     nabla_b: list[Array]
@@ -44,6 +47,8 @@ class Gradients(NamedTuple):
     deltas: list[Array]
     activations: list[Array]
     zs: list[Array]
+    nabla_gamma: list[Array] | None = None
+    batch_stats: list[tuple[Array, Array, int]] | None = None
 
 
 @dataclass(eq=False)
@@ -51,7 +56,9 @@ class Network:
     """A fully connected network: ``sizes``, ``weights``, ``biases`` and its neurons and cost.
 
     Build one with :meth:`Network.create` (random, from a seed or Generator) or
-    :meth:`Network.load` (network2's JSON format).
+    :meth:`Network.load` (network2's JSON format). ``norm`` and ``residual`` are the remedies
+    of :mod:`layerspeed.nn.norm`; with ``norm = "batch"`` a hidden layer's ``biases`` are its
+    shift beta, beside its scale in ``gammas`` and its running statistics.
     """
 
     sizes: tuple[int, ...]
@@ -59,6 +66,11 @@ class Network:
     biases: list[Array]  # biases[l]: (sizes[l+1],)
     activation: str = "sigmoid"  # the hidden layers' activation; the output's follows the cost
     cost: str = "cross-entropy"
+    norm: str = "none"  # "batch": batch normalization before each hidden activation
+    residual: bool = False  # skip connections over the hidden layers of equal width
+    gammas: list[Array] | None = None  # batch norm's scale, one (n_l,) per hidden layer
+    running_means: list[Array] | None = None  # batch norm's running averages, for evaluation
+    running_vars: list[Array] | None = None
     _act: Activation = field(init=False, repr=False)
     _cost: Cost = field(init=False, repr=False)
 
@@ -85,6 +97,38 @@ class Network:
                     f"layer {l + 1}: weights have shape {w.shape} and biases {b.shape}, "
                     f"expected {want} and {(want[0],)} for sizes {list(self.sizes)}"
                 )
+        self._check_norm()
+
+    def _check_norm(self) -> None:
+        if self.norm not in _norm.NORMS:
+            raise BadInput(f"unknown norm {self.norm!r}; choose one of: {', '.join(_norm.NORMS)}")
+        if self.norm == "none":
+            self.gammas = self.running_means = self.running_vars = None
+            return
+        hidden = self.sizes[1:-1]
+        dt = self.dtype
+        defaults = {"gammas": np.ones, "running_means": np.zeros, "running_vars": np.ones}
+        for name, make in defaults.items():
+            given = getattr(self, name)
+            if given is None:
+                given = [make(k, dtype=dt) for k in hidden]
+            if len(given) != len(hidden) or any(
+                np.shape(g) != (k,) for g, k in zip(given, hidden, strict=False)
+            ):
+                raise BadInput(f"batch norm's {name} must be one vector per hidden layer {hidden}")
+            setattr(self, name, [np.array(g, dtype=dt) for g in given])
+
+    @property
+    def plain(self) -> bool:
+        """Whether the network is the book's: no batch norm, no skips (the fast path's kind)."""
+        return self.norm == "none" and not self.residual
+
+    def _remedy_fields(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"norm": self.norm, "residual": self.residual}
+        for name in ("gammas", "running_means", "running_vars"):
+            arrays = getattr(self, name)
+            out[name] = None if arrays is None else [a.copy() for a in arrays]
+        return out
 
     @classmethod
     def create(
@@ -97,11 +141,15 @@ class Network:
         activation: str = "sigmoid",
         cost: str = "cross-entropy",
         dtype: str | np.dtype = "float64",
+        bias_gain: float = 1.0,
+        norm: str = "none",
+        residual: bool = False,
     ) -> Network:
         """A randomly initialized network.
 
         Layer by layer, each layer's biases and then its weights are drawn from ``rng`` (a
-        Generator, or a seed for ``numpy.random.default_rng``).
+        Generator, or a seed for ``numpy.random.default_rng``). ``bias_gain`` multiplies the
+        drawn biases (sigma_b); batch norm's scales start at 1, its shifts are the biases.
         """
         sizes = tuple(int(s) for s in sizes)
         check_sizes(sizes)
@@ -115,9 +163,11 @@ class Network:
         return cls(
             sizes=sizes,
             weights=[w.astype(dt) for w, _ in pairs],
-            biases=[b.astype(dt) for _, b in pairs],
+            biases=[(b if bias_gain == 1.0 else bias_gain * b).astype(dt) for _, b in pairs],
             activation=activation,
             cost=cost,
+            norm=norm,
+            residual=residual,
         )
 
     @property
@@ -135,25 +185,37 @@ class Network:
             biases=[b.copy() for b in self.biases],
             activation=self.activation,
             cost=self.cost,
+            **self._remedy_fields(),
         )
 
     def astype(self, dtype: str | np.dtype) -> Network:
         net = self.copy()
         net.weights = [w.astype(dtype) for w in net.weights]
         net.biases = [b.astype(dtype) for b in net.biases]
+        for name in ("gammas", "running_means", "running_vars"):
+            if getattr(net, name) is not None:
+                setattr(net, name, [a.astype(dtype) for a in getattr(net, name)])
         return net
 
     # ---- network2's JSON format -------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        """network2's ``save`` format, plus our ``activation`` (network2 ignores extra keys)."""
-        return {
+        """network2's ``save`` format, plus our ``activation`` (network2 ignores extra keys),
+        and the remedies' settings and parameters where they are not the book's."""
+        out: dict[str, Any] = {
             "sizes": list(self.sizes),
             "weights": [w.tolist() for w in self.weights],
             "biases": [b.reshape(-1, 1).tolist() for b in self.biases],  # network2: (n, 1)
             "cost": self._cost.book_name,
             "activation": self.activation,
         }
+        if self.residual:
+            out["residual"] = True
+        if self.norm != "none":
+            out["norm"] = self.norm
+            for name in ("gammas", "running_means", "running_vars"):
+                out[name] = [a.tolist() for a in getattr(self, name)]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, source: str = "network") -> Network:
@@ -170,14 +232,29 @@ class Network:
             biases = [np.asarray(b, dtype=np.float64).reshape(-1) for b in data["biases"]]
             cost = str(data.get("cost", "CrossEntropyCost"))
             activation = str(data.get("activation", "sigmoid"))
+            remedies: dict[str, Any] = {
+                "norm": str(data.get("norm", "none")),
+                "residual": data.get("residual", False),
+            }
+            for name in ("gammas", "running_means", "running_vars"):
+                if name in data:
+                    remedies[name] = [np.asarray(a, dtype=np.float64) for a in data[name]]
         except (KeyError, TypeError, ValueError) as e:
             raise BadInput(
                 f"{source} is not a network in network2's JSON format "
                 f"(needs sizes, weights, biases, cost): {e}"
             ) from None
-        if not all(np.isfinite(a).all() for a in weights + biases):
+        if not isinstance(remedies["residual"], bool):
+            raise BadInput(f"{source}: 'residual' must be true or false")
+        extra = [
+            a for k in ("gammas", "running_means", "running_vars") for a in remedies.get(k, [])
+        ]
+        if not all(np.isfinite(a).all() for a in weights + biases + extra):
             raise BadInput(f"{source}: a weight or bias is NaN or infinite")
-        return cls(sizes=sizes, weights=weights, biases=biases, activation=activation, cost=cost)
+        return cls(
+            sizes=sizes, weights=weights, biases=biases, activation=activation, cost=cost,
+            **remedies,
+        )  # fmt: skip
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the network as JSON, atomically: a finished file is never half-written."""
@@ -210,7 +287,13 @@ def _output(net: Network, z: Array) -> Array:
 
 
 def forward(net: Network, x: Array) -> tuple[list[Array], list[Array]]:
-    """All weighted inputs ``zs`` and activations of a batch ``x`` of shape (n, sizes[0])."""
+    """All weighted inputs ``zs`` and activations of a batch ``x`` of shape (n, sizes[0]).
+
+    A network with batch norm is evaluated with its running statistics here.
+    """
+    if not net.plain:
+        zs_, activations_, _ = _norm.forward(net, x, batch_stats=False)
+        return zs_, activations_
     act = net._act.fn
     activations = [x]
     zs = []
@@ -235,7 +318,11 @@ def backprop(net: Network, x: Array, y: Array) -> Gradients:
     The four equations of chapter 2 as matrix algebra over the whole batch:
     delta^L = cost delta, delta^l = (delta^{l+1} @ w^{l+1}) * sigma'(z^l),
     dC/db^l = delta^l, dC/dw^l = delta^l (outer) a^{l-1}.
+    A network with batch norm or skips goes through :func:`layerspeed.nn.norm.backprop`,
+    normalizing with the batch's own statistics.
     """
+    if not net.plain:
+        return _norm.backprop(net, x, y)
     zs, activations = forward(net, x)
     prime = net._act.prime
     delta = net._cost.delta(zs[-1], activations[-1], y)  # (n, n_out)

@@ -18,7 +18,7 @@ import numpy as np
 from scipy.linalg.blas import dgemm, sgemm
 
 from layerspeed.errors import BadInput, DivergenceError
-from layerspeed.nn import fast
+from layerspeed.nn import fast, remedies
 from layerspeed.nn.activations import sigmoid
 from layerspeed.nn.costs import softmax
 from layerspeed.nn.network import Gradients, Network, accuracy, backprop, total_cost
@@ -71,8 +71,11 @@ class SGDConfig:
     mini_batch_size: int = 10  # m; at least the training-set size means full-batch descent
     eta: float = 0.1  # learning rate
     lmbda: float = 5.0  # L2 regularization; the decay uses the training-set size n
+    layer_lr: str = "none"  # "lars" or "equalize": per-layer steps (nn.remedies)
+    clip: float = 0.0  # clip the mean gradient's global norm to this; 0: off
 
     def __post_init__(self) -> None:
+        remedies.check(self.layer_lr, self.clip)
         if self.epochs < 0:
             raise BadInput(f"epochs must be >= 0, got {self.epochs}")
         if self.mini_batch_size < 1:
@@ -192,7 +195,8 @@ def sgd(
     engine : how mini-batch epochs run: "fast", the compiled loop of ``nn.fast`` (equal to
         the NumPy path to rounding); "numpy", the reference; "auto" (the default), fast
         wherever it has the network's activation, cost and dtype. Full-batch epochs always
-        run on NumPy.
+        run on NumPy, and so does every run with a remedy (batch norm, skips, ``layer_lr``,
+        ``clip``: :mod:`layerspeed.nn.remedies`), for which "fast" is refused.
 
     Raises
     ------
@@ -221,10 +225,15 @@ def sgd(
     full = m >= n
     if engine not in ("auto", "fast", "numpy"):
         raise BadInput(f"unknown engine {engine!r}; choose one of: auto, fast, numpy")
+    remedy = remedies.needs_remedies(net, config.layer_lr, config.clip)
+    if engine == "fast" and remedy:
+        raise BadInput(
+            "the fast engine has no batch norm, skips, layer_lr or clip; use engine auto or numpy"
+        )
     if engine == "fast" and not fast.supports(net):
         raise BadInput(f"the fast engine has no {net.activation!r} or {net.dtype} network")
     rows = None  # the inputs' nonzero entries, listed once for the fast path's epochs
-    if not full and engine != "numpy" and fast.supports(net):
+    if not full and engine != "numpy" and fast.supports(net) and not remedy:
         rows = fast.sparse_rows(x, dtype)
     history = History()
     # Overflow inside a diverging run is reported once, by the finiteness check below.
@@ -237,13 +246,20 @@ def sgd(
                 batch = FullBatch(x, y, grads)
                 for cb in callbacks:
                     record.update(cb(epoch, net, batch) or {})
-                step(net, grads, eta=eta, lmbda=lmbda, n=n, m=n)
+                if remedy:
+                    remedies.train_step(net, grads, eta=eta, lmbda=lmbda, n=n, m=n,
+                                        layer_lr=config.layer_lr, clip=config.clip)  # fmt: skip
+                else:
+                    step(net, grads, eta=eta, lmbda=lmbda, n=n, m=n)
             else:
                 for cb in callbacks:
                     record.update(cb(epoch, net, None) or {})
                 order = gen.permutation(n)
                 if rows is not None:
                     fast.train_epoch(net, rows, y, order, m=m, eta=eta, lmbda=lmbda)
+                elif remedy:
+                    remedies.remedy_epoch(net, x, y, order, m=m, eta=eta, lmbda=lmbda,
+                                          layer_lr=config.layer_lr, clip=config.clip)  # fmt: skip
                 else:
                     minibatch_epoch(net, x, y, order, m=m, eta=eta, lmbda=lmbda)
             record["training_cost"] = total_cost(net, x, y, lmbda)
@@ -266,3 +282,6 @@ def _check_finite(net: Network, cost: float, epoch: int, hint: str | None = None
     for l, (w, b) in enumerate(zip(net.weights, net.biases, strict=True), start=1):
         if not (np.isfinite(w).all() and np.isfinite(b).all()):
             raise DivergenceError(epoch, f"a weight or bias of layer {l}", hint)
+    for l, g in enumerate(net.gammas or [], start=1):
+        if not np.isfinite(g).all():
+            raise DivergenceError(epoch, f"a batch-norm scale of layer {l}", hint)
