@@ -30,6 +30,11 @@ def _size(v: float | None) -> str:
     return "–" if v is None else f"{100 * abs(v):.1f}%"
 
 
+def _seeds(theory: Json) -> str:
+    counts = sorted({r["n_runs"] for r in theory["rows"] if r["n_runs"]})
+    return " to ".join(str(n) for n in (counts[:1] + counts[-1:] if len(counts) > 1 else counts))
+
+
 def _net(label: str) -> str:
     return f"[{label.replace('-', ',')}]"
 
@@ -111,7 +116,9 @@ def findings(theory: Json) -> list[str]:
         f"The theory is for infinitely wide layers; at {mf['width']} units one network's "
         f"factor scatters around it from seed to seed (10–90% bands from {_f(low)} to "
         f"{_f(high)}), so it predicts the median over seeds, not any one "
-        "network, and the book's single networks are such draws."
+        "network, and the book's single networks are such draws. The medians here are over "
+        f"{_seeds(theory)} seeds; over few seeds (a --quick run has 8) they scatter by several "
+        "percent themselves."
     )
     below = [p for p in pairs if p["measured"]["median"] < p["book_bound"]]
     out.append(
