@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+import layerspeed
 from layerspeed import pipeline
 from layerspeed.cli import main
 from layerspeed.errors import BadInput
@@ -231,11 +232,22 @@ def test_parquet_round_trip(sweep_dir: Path, tmp_path: Path) -> None:
     assert back.column_names == tidy(sweep_dir).names
     assert str(back.schema.field("seed").type) == "int64"
     assert back.to_pylist() == list(tidy(sweep_dir).rows())
+    meta = back.schema.metadata
+    assert meta[b"layerspeed_version"].decode() == layerspeed.__version__
+    assert meta[b"source"].decode() == str(sweep_dir)
+
+
+def test_csv_to_stdout(sweep_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["export", str(sweep_dir), "--csv", "-"]) == 0
+    out, err = capsys.readouterr()
+    back = list(csv.reader(out.splitlines()))
+    table = tidy(sweep_dir)
+    assert back[0] == table.names and len(back) == len(table) + 1
+    assert err.strip() == f"{len(table)} rows from 4 runs"  # the table alone on stdout
 
 
 def test_load_gives_the_table_as_a_dataframe(repro_dir: Path) -> None:
     pd = pytest.importorskip("pandas", reason='pandas is an extra ("layerspeed[pandas]")')
-    import layerspeed
 
     df = layerspeed.load(repro_dir)
     table = tidy(repro_dir)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from layerspeed import __version__
 from layerspeed.board import summary_writer, write_board
 from layerspeed.errors import BadInput
 from layerspeed.experiments.tidy import Table, by_run, find_runs, table_of
@@ -53,14 +54,16 @@ def _arrow_types() -> dict[type, Any]:
 
 
 def write_parquet(table: Table, path: str | os.PathLike[str]) -> None:
-    """The table as Parquet, each column typed (grid keys by their values)."""
+    """The table as Parquet, each column typed (grid keys by their values); the schema's
+    metadata names the layerspeed version and the folder the runs came from."""
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError as e:
         raise ImportError(PYARROW_MISSING) from e
     types = _arrow_types()
-    schema = pa.schema([(n, types[table.types[n]]) for n in table.names])
+    meta = {"layerspeed_version": __version__, "source": str(table.source)}
+    schema = pa.schema([(n, types[table.types[n]]) for n in table.names], metadata=meta)
     arrow = pa.Table.from_pydict(table.columns, schema=schema)
     with atomic_writer(path, binary=True) as f:
         pq.write_table(arrow, f)
@@ -86,7 +89,7 @@ def load(path: str | os.PathLike[str]) -> Any:
         import pandas  # noqa: F401  (checked before the runs are read)
     except ImportError as e:
         raise ImportError(PANDAS_MISSING) from e
-    return to_dataframe(table_of(find_runs(path)))
+    return to_dataframe(table_of(find_runs(path), path))
 
 
 def _needs(module: str, message: str) -> None:
@@ -124,7 +127,7 @@ def export(
             check_writable(out, label=label)
     if logdir is not None:
         check_writable(logdir, folder=True, label="--tensorboard")
-    table = table_of(runs)
+    table = table_of(runs, path)
     paths: list[Path] = []
     if csv_path is not None:
         write_csv(table, csv_path)

@@ -185,6 +185,7 @@ class Table:
     grid: list[str]  # the grid keys' columns, between FIXED_BEFORE and FIXED_AFTER
     types: dict[str, type]  # each column's type: str, int, float or bool
     runs: int  # how many runs it holds
+    source: str | None = None  # the folder or file the runs were found in
 
     @property
     def names(self) -> list[str]:
@@ -199,8 +200,8 @@ class Table:
             yield dict(zip(names, values, strict=True))
 
 
-def table_of(runs: list[Run]) -> Table:
-    """The tidy table of ``runs``."""
+def table_of(runs: list[Run], source: str | os.PathLike[str] | None = None) -> Table:
+    """The tidy table of ``runs`` (found in ``source``)."""
     grid = grid_keys(runs)
     names = [*FIXED_BEFORE, *grid, *FIXED_AFTER]
     columns: dict[str, list[Any]] = {n: [] for n in names}
@@ -222,12 +223,13 @@ def table_of(runs: list[Run]) -> Table:
             columns[key] = [None if v is None else str(v) for v in columns[key]]
         elif kind is float:
             columns[key] = [None if v is None else float(v) for v in columns[key]]
-    return Table(columns, grid, {n: types[n] for n in names}, len(runs))
+    where = None if source is None else str(source)
+    return Table(columns, grid, {n: types[n] for n in names}, len(runs), where)
 
 
 def tidy(path: str | os.PathLike[str]) -> Table:
     """The tidy table of every run in ``path`` (see the module docstring)."""
-    return table_of(find_runs(path))
+    return table_of(find_runs(path), path)
 
 
 def by_run(runs: list[Run]) -> Mapping[str, list[Reading]]:
