@@ -487,3 +487,34 @@ def test_no_writer_at_all_is_refused_naming_the_extra(
     assert main(["export", str(sweep_dir), "--tensorboard", str(tmp_path / "tb")]) == 2
     assert "layerspeed[tensorboard]" in capsys.readouterr().err
     assert not (tmp_path / "tb").exists()
+
+
+def test_probe_to_tensorboard_without_a_writer_names_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    probe = _trained_probe()
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)
+    monkeypatch.setitem(sys.modules, "tensorboardX", None)
+    with pytest.raises(ImportError, match=r"layerspeed\[tensorboard\]"):
+        probe.to_tensorboard(tmp_path / "tb")
+    assert not (tmp_path / "tb").exists()
+
+
+def test_a_probe_whose_loop_raised_is_read_with_what_it_recorded(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch", reason='PyTorch is an extra ("layerspeed[torch]")')
+    import layerspeed.torch as lst
+
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 2))
+    x, y = torch.randn(8, 3), torch.randint(0, 2, (8,))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(RuntimeError), lst.watch(model, every=1, on_alert=lambda a: None) as probe:
+        for step in range(3):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+            if step == 1:
+                raise RuntimeError("the loop broke")
+    probe.save(tmp_path / "broken")
+    assert json.loads((tmp_path / "broken" / "status.json").read_text())["status"] == "failed"
+    steps = {r["step"] for r in tidy(tmp_path / "broken").rows() if r["metric"] == "layer_speeds"}
+    assert steps == {r["step"] for r in probe.history} == {0, 1}

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from layerspeed.board import write_board
+from layerspeed.board import summary_writer, write_board
 from layerspeed.readings import readings
 from layerspeed.store import check_writable
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 def write_probe(probe: Probe, logdir: str | os.PathLike[str], *, run: str = "") -> list[Path]:
     """Write ``probe.history`` as one TensorBoard run in ``logdir`` (in ``logdir/run`` with
     ``run``, e.g. ``run="seed-0"``); return the files written."""
+    summary_writer()  # ImportError naming the extra, before any folder is made
     out = Path(logdir) / run if run else Path(logdir)
     check_writable(out, folder=True, label="logdir")
     return write_board(logdir, {run: readings(probe.history, probe.layer_names)})
