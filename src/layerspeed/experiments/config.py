@@ -28,10 +28,12 @@ from layerspeed.errors import BadInput
 from layerspeed.nn.activations import ACTIVATIONS
 from layerspeed.nn.costs import COSTS
 from layerspeed.nn.init import INITIALIZERS
+from layerspeed.nn.norm import NORMS, skips
+from layerspeed.nn.remedies import LAYER_LRS
 from layerspeed.nn.train import check_decay
 
 N_INPUTS, N_CLASSES = 784, 10  # MNIST's pixels and digits; the synthetic set has the same
-DATA_SETS = ("mnist", "synthetic")
+DATA_SETS = ("mnist", "fashion-mnist", "synthetic")
 # What a run can record, beside the training cost of every epoch.
 RECORDS = ("accuracy", "speeds", "diagnostics", "neurons", "training_accuracy")
 MAX_N = {"n_train": 50_000, "n_probe": 50_000, "n_eval": 10_000}  # what MNIST's split holds
@@ -61,6 +63,13 @@ class RunConfig:
     record: tuple[str, ...] = ("accuracy",)  # what to record, from RECORDS
     dtype: str = "float64"
     engine: str = "auto"  # see ENGINES; the numbers differ between engines only by rounding
+    # The remedies that came after the chapter (layerspeed.nn.norm, layerspeed.nn.remedies);
+    # at their defaults a run is the book's, number for number.
+    norm: str = "none"  # "batch": batch normalization before each hidden activation
+    residual: bool = False  # skip connections over the hidden layers of equal width
+    layer_lr: str = "none"  # "lars" (trust ratio) or "equalize" (inverse relative speed)
+    clip: float = 0.0  # clip the mean gradient's global norm to this; 0: off
+    bias_gain: float = 1.0  # multiplies the initial biases (sigma_b)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sizes", tuple(self.sizes))
@@ -70,6 +79,30 @@ class RunConfig:
         if self.records("speeds") and self.n_probe > self.n_train:
             raise BadInput(f"n_probe {self.n_probe} must not exceed n_train {self.n_train}")
         check_decay(self.eta, self.lmbda, self.n_train, n_name="n_train")
+        self._check_remedies()
+
+    def _check_remedies(self) -> None:
+        if self.norm == "batch" and min(self.mini_batch_size, self.n_train) < 2:
+            raise BadInput(
+                "norm batch needs mini-batches of at least 2 examples to take statistics over; "
+                "give mini_batch_size >= 2"
+            )
+        if self.residual and not any(skips(self.sizes, True)):
+            raise BadInput(
+                f"residual: {self.label} has no hidden layer as wide as its input; give at "
+                "least 2 hidden layers of equal width"
+            )
+        if self.engine == "fast" and self.remedies():
+            raise BadInput(
+                f"engine fast has no {', '.join(self.remedies())}; give engine auto or numpy"
+            )
+
+    def remedies(self) -> list[str]:
+        """The remedy keys set away from their defaults (those the compiled path lacks)."""
+        return [k for k in ("norm", "residual", "layer_lr", "clip") if self._set(k)]
+
+    def _set(self, key: str) -> bool:
+        return bool(getattr(self, key) != REMEDY_DEFAULTS[key])
 
     @property
     def hidden_layers(self) -> int:
@@ -115,6 +148,9 @@ class RunConfig:
 
 
 FIELDS = tuple(f.name for f in fields(RunConfig))
+REMEDY_DEFAULTS: dict[str, Any] = {
+    "norm": "none", "residual": False, "layer_lr": "none", "clip": 0.0, "bias_gain": 1.0,
+}  # fmt: skip
 _CHOICES: dict[str, tuple[str, ...]] = {
     "activation": tuple(ACTIVATIONS),
     "init": tuple(INITIALIZERS),
@@ -122,10 +158,12 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "dataset": DATA_SETS,
     "dtype": DTYPES,
     "engine": ENGINES,
+    "norm": NORMS,
+    "layer_lr": LAYER_LRS,
 }
 _INTS = {"epochs": 0, "mini_batch_size": 1, "n_train": 1, "n_probe": 1, "n_eval": 1}
 _POSITIVE = ("eta", "gain")
-_NON_NEGATIVE = ("lmbda",)
+_NON_NEGATIVE = ("lmbda", "clip", "bias_gain")
 
 
 def normalize(key: str, value: Any) -> Any:
@@ -145,6 +183,9 @@ def check_value(key: str, value: Any, *, where: str | None = None) -> None:
     elif key == "record":
         if not isinstance(value, tuple | list) or any(r not in RECORDS for r in value):
             raise BadInput(f"{name}: {value!r} must be a list from {', '.join(RECORDS)}")
+    elif key == "residual":
+        if not isinstance(value, bool):
+            raise BadInput(f"{name}: {value!r} must be true or false")
     elif key in _CHOICES:
         if not isinstance(value, str) or value not in _CHOICES[key]:
             allowed = ", ".join(_CHOICES[key])

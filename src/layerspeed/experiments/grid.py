@@ -11,6 +11,9 @@ A *study* is a grid: fixed values, axes whose product are the grid points, and s
     init = ["default", "he"]
     [quick]                    # optional: overrides for --quick (fixed values, seeds)
     epochs = 1
+    [variants]                 # optional: named sets of values, an axis "variant" (first)
+    book = {}
+    relu_he = {activation = "relu", init = "he"}
 
 A file holds one study as above, or several as ``[studies.NAME]`` tables with the same keys
 (``presets/chapter.toml``: the depth, neurons, initial and training studies), each with an
@@ -45,7 +48,7 @@ from layerspeed.experiments.config import (
     sizes_label,
 )
 
-PRESETS = ("chapter", "remedies")
+PRESETS = ("chapter", "remedies", "modern", "depth", "chaos")
 SHAPE_KEYS = ("depth", "width")  # the hidden layers' number and width, instead of sizes
 ALIASES = {"data": "dataset"}  # layerspeed 0.1's key
 KEYS = (*FIELDS, *SHAPE_KEYS)
@@ -60,7 +63,8 @@ SWEEP_DEFAULTS: dict[str, Any] = {
 }
 # Overrides for --quick when a study has no [quick] table: one short epoch, two seeds.
 QUICK: dict[str, Any] = {"epochs": 1, "n_train": 2000, "n_eval": 2000, "seeds": 2}
-_STUDY_KEYS = ("name", "title", "seeds", "seed_factor", "base", "grid", "quick")
+_STUDY_KEYS = ("name", "title", "seeds", "seed_factor", "base", "grid", "quick", "variants")
+VARIANT = "variant"  # the axis of a study's [variants], whose values are their names
 # Runs are counted before any list of them is made. Above MAX_RUNS a grid is refused
 # outright; above CONFIRM_RUNS the command line asks for --yes (load_grid's max_runs).
 MAX_RUNS = 1_000_000
@@ -112,6 +116,7 @@ class Study:
     seed_factor: int = 1
     defaults: dict[str, Any] = field(default_factory=dict)  # where base says nothing
     where: str = field(default="", compare=False)  # "studies.NAME." in a file of several
+    variants: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> its values
 
     def __post_init__(self) -> None:
         check_name(self.name)
@@ -124,7 +129,7 @@ class Study:
             name = f"{self.where}grid.{key}"
             if not values:
                 raise BadInput(f"{name}: the axis is empty; give at least one value")
-            for v in values:
+            for v in values if key != VARIANT else ():
                 _check(key, v, name)
             if len(set(values)) != len(values):
                 raise BadInput(f"{name}: {list(values)} repeats a value")
@@ -144,15 +149,17 @@ class Study:
         for combo in itertools.product(*(self.axes[k] for k in keys)):
             params = dict(zip(keys, combo, strict=True))
             label = ",".join(_value_text(k, v) for k, v in params.items())
+            fixed = {**self.variants.get(params.get(VARIANT, ""), {}), **params}
+            fixed.pop(VARIANT, None)
             try:
-                config = make_config({**self._defaults(), **self.base, **params})
+                config = make_config({**self._defaults(fixed), **self.base, **fixed})
             except BadInput as e:
                 raise BadInput(f"{self.name}: grid point {label}: {e}") from None
             out.append(GridPoint(label, params, config))
         return out
 
-    def _defaults(self) -> dict[str, Any]:
-        given = {*self.base, *self.axes}
+    def _defaults(self, fixed: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        given = {*self.base, *self.axes, *(fixed or {})}
         drop = set(SHAPE_KEYS) if "sizes" in given else set()
         return {k: v for k, v in self.defaults.items() if k not in given and k not in drop}
 
@@ -185,7 +192,7 @@ class Study:
                 k: [list(x) if isinstance(x, tuple) else x for x in v] for k, v in self.axes.items()
             },  # fmt: skip
             "seeds": list(self.seeds),
-        }
+        } | ({"variants": self.variants} if self.variants else {})
 
 
 @dataclass(frozen=True)
@@ -298,7 +305,7 @@ def parse_study(
             raise BadInput(
                 f"unknown key '{where}{key}'; allowed keys here: {', '.join(_STUDY_KEYS)}"
             )
-    if "grid" not in data:
+    if "grid" not in data and "variants" not in data:
         raise BadInput(f"{where}grid: the config has no [{where}grid] table; the grid is empty")
     axes: dict[str, tuple[Any, ...]] = {}
     for key, values in _subtable(data, "grid", where).items():
@@ -318,6 +325,9 @@ def parse_study(
             )
         else:
             _check(key, v, f"{where}quick.{key}")
+    taken = {**dict.fromkeys(quick, "set by [quick]"), **dict.fromkeys(axes, "a grid axis")}
+    variants = _variants(data, where, taken)
+    axes = {VARIANT: tuple(variants), **axes} if variants else axes
     factor = data.get("seed_factor", 1)
     if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
         raise BadInput(f"{where}seed_factor: {factor!r} must be an integer >= 1")
@@ -335,10 +345,26 @@ def parse_study(
         seed_factor=factor,
         defaults=dict(defaults),
         where=where,
+        variants=variants,
     )
     if quick:
         study.with_quick()  # the quick variant must make valid runs too
     return study
+
+
+def _variants(data: Mapping[str, Any], where: str, taken: dict[str, str]) -> dict[str, Any]:
+    """``[variants]``: each a name and a table of fixed values that override ``[base]``."""
+    table = _subtable(data, "variants", where)
+    out = {}
+    for name in table:
+        check_name(name)
+        out[name] = _values(table, name, f"{where}variants.")
+        for key, v in out[name].items():
+            at = f"{where}variants.{name}.{key}"
+            if key in taken:
+                raise BadInput(f"{at}: {key!r} is {taken[key]}; give it in one place")
+            _check(key, v, at)
+    return out
 
 
 def parse_grid(

@@ -21,7 +21,7 @@ import numpy as np
 
 from layerspeed import __version__
 from layerspeed.data import one_hot
-from layerspeed.errors import DivergenceError
+from layerspeed.errors import BadInput, DivergenceError
 from layerspeed.experiments.config import RunConfig, shuffle_rng, weight_rng
 from layerspeed.experiments.datasets import Data, floats
 from layerspeed.experiments.instability import instability
@@ -85,6 +85,9 @@ def make_network(config: RunConfig, seed: int) -> Network:
         activation=config.activation,
         cost=config.cost,
         dtype=config.dtype,
+        bias_gain=config.bias_gain,
+        norm=config.norm,
+        residual=config.residual,
     )
 
 
@@ -108,6 +111,11 @@ def train_run(
     labels = d.train_labels[: config.n_train]
     y = one_hot(labels)  # (n_train, 10)
     net = net if net is not None else make_network(config, seed)
+    if (net.norm, net.residual) != (config.norm, config.residual):
+        raise BadInput(
+            f"the network has norm {net.norm} and residual {str(net.residual).lower()}, the "
+            f"run norm {config.norm} and residual {str(config.residual).lower()}; give the same"
+        )
     measured: list[Record] = []  # every probe reading, also one sgd never recorded
     callbacks = []
     probe = None
@@ -134,7 +142,8 @@ def train_run(
     if config.records("accuracy"):
         evaluation = (eval_x[: config.n_eval], d.eval_labels[: config.n_eval])
     if config.epochs:
-        sgd_config = SGDConfig(config.epochs, config.mini_batch_size, config.eta, config.lmbda)
+        sgd_config = SGDConfig(config.epochs, config.mini_batch_size, config.eta, config.lmbda,
+                               layer_lr=config.layer_lr, clip=config.clip)  # fmt: skip
 
         def keep(record: Record) -> None:
             records.append(record)
