@@ -353,3 +353,27 @@ def test_order_to_chaos_rings_the_smallest_spread_of_each_activation():
     assert layers[0]["data"]["values"] == [{"chi": 1.0}]  # the critical line
     ringed = {(v["activation"], v["gain"]) for v in layers[-1]["data"]["values"]}
     assert ringed == {("tanh", 1.0), ("sigmoid", 4.0)}
+
+
+def test_chaos_rows_put_chi_beside_each_sweep_points_spread():
+    from layerspeed.experiments.theory_check import chaos_rows
+
+    summary = {
+        "config": {"base": {"depth": 10, "width": 30, "init": "default"}},
+        "points": [
+            {"label": "a", "params": {"activation": "tanh", "gain": 1.5, "bias_gain": 0.0},
+             "spread_initial": {"values": [3.0, 1.0, 2.0, 5.0]}},
+            {"label": "b", "params": {"activation": "sigmoid", "gain": 1.0, "bias_gain": 1.0},
+             "spread_initial": {"values": [400.0]}},
+            {"label": "c", "params": {"activation": "sigmoid", "gain": 2.0, "bias_gain": 1.0},
+             "spread_initial": None},
+        ],
+    }  # fmt: skip
+    rows = chaos_rows(summary)
+    assert [r["label"] for r in rows] == ["a", "b"]  # c was not measured
+    assert rows[0]["chi"] == pytest.approx(th.chi("tanh", 1.5**2, 0.0))
+    assert rows[1]["chi"] == pytest.approx(th.mean_field().chi)  # the book's network
+    assert rows[0]["median"] == 2.5 and rows[0]["low"] < 2.5 < rows[0]["high"]
+    assert rows[0]["n_runs"] == 4
+    # 9 steps between 10 hidden layers, each a factor 1/sqrt(chi): 4.5 |log10 chi| decades.
+    assert rows[1]["predicted_spread"] == pytest.approx(4.5 * abs(math.log10(rows[1]["chi"])))

@@ -16,7 +16,8 @@ of the gradient averaged over the probe images. Both are measured (``layer_speed
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,7 @@ from layerspeed.experiments.datasets import Data, floats
 from layerspeed.experiments.driver import RunRecord
 from layerspeed.experiments.grid import Study
 from layerspeed.experiments.schema import TheoryPart, TheoryRow
-from layerspeed.theory import BOOK_BOUND, mean_field, network_prediction
+from layerspeed.theory import BOOK_BOUND, CHAPTER_WIDTH, mean_field, network_prediction
 
 TOLERANCE = 0.15  # the issue's: the prediction within 15% of the measured median
 
@@ -153,3 +154,38 @@ def check(rows: Sequence[TheoryRow]) -> dict[str, Any]:
         "first_pair_within": all(p["within"] for p in first) if first else None,
         "tolerance": TOLERANCE,
     }
+
+
+# ---- the order-to-chaos line -------------------------------------------------------------------
+
+
+def chaos_rows(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Rows for :func:`layerspeed.views.figures.theory.order_to_chaos` from a sweep's summary
+    (``presets/chaos.toml``): per grid point its activation, gain, bias gain, the mean-field
+    chi at the fixed point, and the median and 10-90% band over seeds of the speed spread at
+    initialization (the spread is ``log10(max speed / min speed)``, see
+    :mod:`layerspeed.experiments.instability`), beside the spread the theory predicts for
+    speeds that fall by 1/sqrt(chi) at every layer. Points without a measured spread are
+    left out."""
+    base = dict(summary.get("config", {}).get("base") or {})
+    rows = []
+    for p in summary["points"]:
+        values = (p.get("spread_initial") or {}).get("values") or []
+        if not values:
+            continue
+        v = base | dict(p["params"])
+        activation, init = v.get("activation", "sigmoid"), v.get("init", "default")
+        gain, bias_gain = float(v.get("gain", 1.0)), float(v.get("bias_gain", 1.0))
+        sizes = v.get("sizes")
+        width = int(sizes[1]) if sizes else int(v.get("width", CHAPTER_WIDTH))
+        hidden = len(sizes) - 2 if sizes else int(v.get("depth", 1))
+        field = mean_field(activation, init, gain=gain, bias_gain=bias_gain, width=width)
+        band = stats.quantile_band([[x] for x in values])
+        rows.append(
+            {"label": p["label"], "activation": activation, "init": init, "gain": gain}
+            | {"bias_gain": bias_gain, "chi": field.chi, "n_runs": len(values)}
+            # log10(max/min) of speeds falling by 1/sqrt(chi) a layer, over (hidden - 1) steps
+            | {"predicted_spread": (hidden - 1) * abs(math.log10(field.chi)) / 2}
+            | {"median": band.median[0], "low": band.low[0], "high": band.high[0]}
+        )
+    return rows

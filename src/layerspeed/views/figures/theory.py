@@ -7,7 +7,8 @@
   sits at the fixed point) and the book's bound of 4 per layer as a dashed one;
 - :func:`order_to_chaos`: the measured speed spread against chi, one point per (activation,
   gain, bias gain), with the critical line chi = 1 where the theory says gradients neither
-  vanish nor explode; the smallest spread of each activation is ringed.
+  vanish nor explode and the spread the theory predicts; each activation's smallest
+  measured spread is ringed.
 """
 
 from __future__ import annotations
@@ -80,16 +81,18 @@ def theory_figures(theory: Mapping[str, Any]) -> dict[str, Chart]:
 
 
 def order_to_chaos(rows: Sequence[Mapping[str, Any]]) -> Chart:
-    """Speed spread against chi (both log): ``rows`` of ``{"activation", "gain", "bias_gain",
-    "chi", "median", "low", "high"}`` (the spread's median and band over seeds). The rule at
-    chi = 1 is the theory's critical line; each activation's smallest median is ringed."""
+    """Speed spread ``log10(max/min)`` against chi (log axis): ``rows`` of ``{"activation",
+    "gain", "bias_gain", "chi", "median", "low", "high"}`` (the spread's median and band over
+    seeds) and, where given, ``"predicted_spread"`` (drawn as the theory's grey line). The
+    rule at chi = 1 is the critical line; each activation's smallest median is ringed."""
     points: list[Record] = [
         {
             "activation": str(r["activation"]),
             "gain": num(r["gain"]),
             "bias_gain": num(r.get("bias_gain", 1.0)),
             "chi": positive(r["chi"]),
-            **{k: positive(r[k]) for k in ("median", "low", "high")},
+            "predicted": num(r.get("predicted_spread")),
+            **{k: num(r[k]) for k in ("median", "low", "high")},
         }
         for r in rows
     ]
@@ -109,18 +112,33 @@ def order_to_chaos(rows: Sequence[Mapping[str, Any]]) -> Chart:
         alt.Tooltip("median:Q", title="spread, median", format=".3g"),
         alt.Tooltip("low:Q", format=".3g"),
         alt.Tooltip("high:Q", format=".3g"),
+        alt.Tooltip("predicted:Q", title="spread, mean field", format=".3g"),
     ]
-    y = alt.Y("low:Q", title="speed spread (fastest / slowest layer)", scale=alt.Scale(type="log"))
-    return layered(
-        alt.Chart(data([{"chi": 1.0}])).mark_rule(color="black", strokeDash=[5, 3]).encode(x=x),
+    y = alt.Y("low:Q", title="speed spread, log10(fastest / slowest layer)")
+    theory = sorted(
+        ({"chi": p["chi"], "predicted": p["predicted"]} for p in points
+         if p["chi"] is not None and p["predicted"] is not None),
+        key=lambda t: t["chi"],
+    )  # fmt: skip
+    layers: list[Any] = [
+        alt.Chart(data([{"chi": 1.0}])).mark_rule(color="black", strokeDash=[5, 3]).encode(x=x)
+    ]
+    if theory:
+        layers.append(
+            alt.Chart(data(theory))
+            .mark_line(color="grey", strokeWidth=1.5)
+            .encode(x=x, y="predicted:Q", order="chi:Q")
+        )
+    layers += [
         base.mark_rule().encode(y=y, y2="high:Q"),
-        base.mark_line(opacity=0.5).encode(y="median:Q", order="chi:Q"),
         base.mark_point(filled=True, size=50).encode(y="median:Q", tooltip=tips),
         alt.Chart(data(list(best.values())))
         .mark_point(size=250, strokeWidth=2, filled=False)
         .encode(x=x, y="median:Q", color=color, tooltip=tips),
-    ).properties(
-        title="Order to chaos: speed spread against χ (dashed: χ = 1; ringed: smallest spread)",
+    ]
+    return layered(*layers).properties(
+        title="Order to chaos: speed spread against χ (dashed: χ = 1; grey: mean field; "
+        "ringed: smallest spread)",
         width=420,
         height=280,
     )
