@@ -23,6 +23,7 @@ test: setup
 	$(VENV)/bin/mypy src
 	@echo "Fetching MNIST into the cache first, so that no test downloads it"
 	$(VENV)/bin/layerspeed fetch || echo "MNIST could not be fetched (offline?): the tests that need it will skip"
+	$(VENV)/bin/layerspeed fetch --dataset fashion-mnist || echo "Fashion-MNIST could not be fetched (offline?): the tests that need it will skip"
 	$(PY) -m pytest
 
 # Mutation testing of the numerical core and the verdicts (minutes, so not part of `make test`):

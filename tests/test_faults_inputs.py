@@ -40,6 +40,26 @@ def _file(name: str, text: str) -> Callable[[Path], None]:
     return setup
 
 
+def _fashion_files(*, corrupt: bool = False, truncate: bool = False) -> Callable[[Path], None]:
+    """A folder src/ of the four Fashion-MNIST files, as .gz: tiny, so they fail the real
+    checksums (``corrupt``), or the real header cut short (``truncate``)."""
+
+    def setup(folder: Path) -> None:
+        import gzip
+
+        from layerspeed.data.sources import FILES
+
+        (folder / "src").mkdir()
+        for name in FILES:
+            data = gzip.compress(b"\x00\x00\x08\x01" + bytes(8))
+            (folder / "src" / f"{name}.gz").write_bytes(
+                data[: len(data) // 2] if truncate else data
+            )
+        assert corrupt or truncate
+
+    return setup
+
+
 def _fraction(data: dict) -> None:
     data["sizes"] = [784, 30.7, 10]
 
@@ -159,6 +179,30 @@ FAULTS = [
         "of memory, more than",
         _file("g.toml", "[base]\nsizes = [784, 200000, 10]\n" + GRID),
     ),
+    Fault(
+        "fetch fashion-mnist offline without a cache",
+        ["fetch", "--dataset", "fashion-mnist"],
+        1,
+        "could not obtain the Fashion-MNIST files (offline",
+        env={"LAYERSPEED_DATA": "cache"},
+    ),
+    Fault(
+        "fetch fashion-mnist files that fail their sha256",
+        ["fetch", "--dataset", "fashion-mnist", "--from", "{d}/src"],
+        1,
+        "sha256 mismatch",
+        _fashion_files(corrupt=True),
+        env={"LAYERSPEED_DATA": "cache"},
+    ),
+    Fault(
+        "fetch fashion-mnist truncated files",
+        ["fetch", "--dataset", "fashion-mnist", "--from", "{d}/src"],
+        1,
+        "cannot read",
+        _fashion_files(truncate=True),
+        env={"LAYERSPEED_DATA": "cache"},
+    ),
+    Fault("reproduce an unknown data set", ["reproduce", "--dataset", "cifar"], 2, "cifar"),
     Fault(
         "reproduce a billion seeds",
         ["reproduce", "--seeds", "1000000000", "--out", "{d}/out"],

@@ -271,7 +271,7 @@ def test_load_splits_and_scales(cache, tmp_path, monkeypatch):
         assert split.x.tobytes() == np.divide(split.pixels, 255.0, dtype=np.float64).tobytes()
 
     # The second load reads only the parsed cache: no fetch, no raw files needed.
-    monkeypatch.setattr(m, "fetch_mnist", network_called)
+    monkeypatch.setattr(m, "fetch_dataset", network_called)
     for name in RAW:
         (cache / name).unlink()
     again = load_mnist()
@@ -301,7 +301,9 @@ def test_public_names():
         "MNIST",
         "Split",
         "data_dir",
+        "fetch_dataset",
         "fetch_mnist",
+        "load_dataset",
         "load_mnist",
         "one_hot",
         "read_idx",

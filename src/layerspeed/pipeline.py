@@ -30,7 +30,7 @@ from layerspeed import __version__
 from layerspeed.errors import BadInput, LayerspeedError
 from layerspeed.experiments.chapter import aggregate
 from layerspeed.experiments.config import RunConfig, check_value
-from layerspeed.experiments.datasets import load_data
+from layerspeed.experiments.datasets import load_data, with_dataset
 from layerspeed.experiments.driver import (
     STALE_AFTER_S,
     Outcome,
@@ -222,15 +222,19 @@ def reproduce(
     progress: Progress | None = None,
     offline: bool = False,
     on_plan: Callable[[int, int], None] | None = None,
+    dataset: str = "mnist",
 ) -> Finished:
-    """The chapter's experiments, the remedies sweep and the chain; then the views."""
+    """The chapter's experiments, the remedies sweep and the chain; then the views.
+    ``dataset``: the real data set every run reads (the chapter's is MNIST)."""
     from layerspeed.chain import chapter_chain_results
     from layerspeed.views.text.verdicts import with_words
 
     check_writable(out, folder=True, label="--out")
     _tidy(out)
     start = time.perf_counter()
-    chapter, remedies_grid = chapter_grids(quick=quick, seeds=seeds)
+    chapter, remedies_grid = (
+        with_dataset(g, dataset) for g in chapter_grids(quick=quick, seeds=seeds)
+    )
     chapter_tasks = plan(chapter, out)
     remedies_tasks = plan(remedies_grid, out / "remedies") if remedies else []
     n_workers = workers or default_workers()
@@ -244,6 +248,7 @@ def reproduce(
             "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "argv": list(sys.argv),
             "quick": quick,
+            "dataset": dataset,
             "seeds": {s.name: len(s.seeds) for s in chapter.studies},
             "workers": n_workers,
             "runs_this_time": ran,  # the rest were already done
@@ -299,6 +304,7 @@ def network_speeds(
     cost: str = "cross-entropy",
     n_probe: int = 1000,
     offline: bool = False,
+    dataset: str = "mnist",
 ) -> dict[str, Any]:
     """The speeds of one network (saved, or fresh from ``seed``) on the first ``n_probe``
     training images: what ``layerspeed speeds`` prints."""
@@ -309,12 +315,14 @@ def network_speeds(
         activation=net.activation if net is not None else activation,
         cost=net.cost if net is not None else cost,
         epochs=0, n_train=n_probe, n_probe=n_probe, record=("speeds", "neurons"),
+        dataset=dataset,
     )  # fmt: skip
     result = train_run(config, seed, load_data([config], offline=offline), net=net)
     return {
         "sizes": list(config.sizes),
         "source": str(load_path) if load_path else {"seed": seed, "init": init},
         "n_probe": n_probe,
+        "dataset": dataset,
         **{k: v for k, v in result.epochs[0].items() if k != "epoch"},
     }
 

@@ -33,6 +33,19 @@ def offline_option(f: F) -> F:
     )(f)
 
 
+def dataset_option(*, default: str | None, help: str = "") -> Callable[[F], F]:
+    """``--dataset NAME``: the real data set the runs read (mnist, fashion-mnist)."""
+    from layerspeed.data.catalog import NAMES
+
+    return click.option(
+        "--dataset",
+        type=click.Choice(NAMES),
+        default=default,
+        show_default=default is not None,
+        help=help or "The data set: MNIST (the chapter's) or Fashion-MNIST, fetched on first use.",
+    )
+
+
 def workers_option(f: F) -> F:
     """``--workers N``: local worker processes."""
     return click.option(

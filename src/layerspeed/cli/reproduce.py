@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from layerspeed.cli._app import cli, exit_status, offline_option, workers_option
+from layerspeed.cli._app import cli, dataset_option, exit_status, offline_option, workers_option
 from layerspeed.console import progress, stdout
 from layerspeed.errors import plural
 
@@ -21,9 +21,9 @@ from layerspeed.errors import plural
     "--out",
     "out",
     type=click.Path(path_type=Path),
-    default=Path("layerspeed-results"),
-    show_default=True,
-    help="Output folder (runs/, figures/, summary.md, results.json).",
+    default=None,
+    help="Output folder (runs/, figures/, summary.md, results.json) "
+    "[default: layerspeed-results, or layerspeed-results/DATASET for another data set].",
 )
 @click.option(
     "--seeds",
@@ -42,9 +42,20 @@ from layerspeed.errors import plural
     is_flag=True,
     help="Only the book's experiments: skip the remedies sweep (activation x initializer).",
 )
+@dataset_option(
+    default="mnist",
+    help="Run the chapter's experiments on this data set and say whether each of the book's "
+    "claims still holds there (fashion-mnist: Fashion-MNIST, fetched on first use).",
+)
 @offline_option
 def reproduce(
-    out: Path, seeds: int | None, workers: int | None, quick: bool, no_remedies: bool, offline: bool
+    out: Path | None,
+    seeds: int | None,
+    workers: int | None,
+    quick: bool,
+    no_remedies: bool,
+    dataset: str,
+    offline: bool,
 ) -> int:
     """Reproduce the chapter's experiments: depth table, neuron bars, initial and training speeds.
 
@@ -54,18 +65,24 @@ def reproduce(
     were in progress.
     """
     from layerspeed import pipeline
+    from layerspeed.data.catalog import title
+
+    if out is None:
+        out = Path("layerspeed-results")
+        out = out / dataset if dataset != "mnist" else out
+    where = out
 
     def on_plan(to_run: int, done: int) -> None:
         n = workers or pipeline.default_workers()
         click.echo(
-            f"{plural(to_run + done, 'run')} in {out}: {done} already done, {to_run} to run "
-            f"on {n} worker{'s' * (n > 1)}" + (" (quick)" if quick else ""),
+            f"{plural(to_run + done, 'run')} on {title(dataset)} in {where}: {done} already "
+            f"done, {to_run} to run on {n} worker{'s' * (n > 1)}" + (" (quick)" if quick else ""),
             err=True,
         )
 
     finished = pipeline.reproduce(
         out, quick=quick, seeds=seeds, remedies=not no_remedies, workers=workers,
-        progress=progress, offline=offline, on_plan=on_plan,
+        progress=progress, offline=offline, on_plan=on_plan, dataset=dataset,
     )  # fmt: skip
     _print_summary(finished.summary)
     click.echo(
@@ -80,16 +97,18 @@ def reproduce(
 def _print_summary(results: Mapping[str, Any]) -> None:
     from rich.table import Table
 
+    from layerspeed.data.catalog import title
     from layerspeed.views.text.chapter import comparison_rows
     from layerspeed.views.text.verdicts import all_verdicts
 
-    table = Table(title="The book against the measurements", show_lines=False)
+    on = title(results.get("meta", {}).get("dataset", "mnist"))
+    table = Table(title=f"The book against the measurements on {on}", show_lines=False)
     for name in ("experiment", "quantity", "book", "measured", "inside"):
         table.add_column(name, overflow="fold")
     for row in comparison_rows(results):
         table.add_row(*(c.replace("**", "") for c in row))
     stdout.print(table)
-    claims = Table(title="The book's claims")
+    claims = Table(title=f"The book's claims on {on}")
     for name in ("experiment", "claim", "holds", "evidence"):
         claims.add_column(name, overflow="fold")
     for name, v in all_verdicts(results):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from layerspeed.cli._app import cli, offline_option, parse_sizes, seed_option
+from layerspeed.cli._app import cli, dataset_option, offline_option, parse_sizes, seed_option
 from layerspeed.console import stdout
 from layerspeed.nn import COSTS, INITIALIZERS
 from layerspeed.nn.activations import ACTIVATIONS
@@ -35,6 +35,7 @@ from layerspeed.nn.activations import ACTIVATIONS
     help="Measure on the first N training images.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout instead of tables.")
+@dataset_option(default="mnist")
 @offline_option
 def speeds(
     load_path: Path | None,
@@ -45,6 +46,7 @@ def speeds(
     cost: str,
     n_probe: int,
     as_json: bool,
+    dataset: str,
     offline: bool,
 ) -> None:
     """Print each hidden layer's speed of learning and its neurons' dC/db, for one network.
@@ -63,14 +65,18 @@ def speeds(
         load_path=load_path,
         sizes=parse_sizes(sizes) if sizes is not None else None,
         seed=seed, init=init, activation=activation, cost=cost,
-        n_probe=n_probe, offline=offline,
+        n_probe=n_probe, offline=offline, dataset=dataset,
     )  # fmt: skip
     if as_json:
         click.echo(json.dumps(data))
         return
     from rich.table import Table
 
-    table = Table(title=f"Speed of learning of {data['sizes']} on {n_probe} images")
+    from layerspeed.data.catalog import title
+
+    table = Table(
+        title=f"Speed of learning of {data['sizes']} on {n_probe} {title(dataset)} images"
+    )
     table.add_column("hidden layer", justify="right")
     table.add_column("||mean dC/db|| (speed)", justify="right")
     table.add_column("mean ||delta_x||", justify="right")

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from layerspeed.cli._app import cli, exit_status, offline_option, workers_option
+from layerspeed.cli._app import cli, dataset_option, exit_status, offline_option, workers_option
 from layerspeed.errors import BadInput, LayerspeedError, plural
 from layerspeed.experiments.grid import CONFIRM_RUNS
 
@@ -63,6 +63,11 @@ def _dask_executor(address: str) -> tuple[Any, Any]:
     is_flag=True,
     help=f"Run a grid of more than {CONFIRM_RUNS:,} runs (else refused, with how to split it).",
 )
+@dataset_option(
+    default=None,
+    help="Run every grid point on this data set, over the grid's own dataset key "
+    "[default: the grid's, else mnist; output in layerspeed-sweeps/<name>-<dataset>].",
+)
 @offline_option
 def sweep(
     config: Path | None,
@@ -72,6 +77,7 @@ def sweep(
     scheduler: str | None,
     quick: bool,
     yes: bool,
+    dataset: str | None,
     offline: bool,
 ) -> int:
     """Run every point of a TOML grid of networks, over seeds, and sum it up.
@@ -84,6 +90,7 @@ def sweep(
     from layerspeed import pipeline
     from layerspeed.console import progress
     from layerspeed.experiments.budget import check_run, run_bytes
+    from layerspeed.experiments.datasets import with_dataset
     from layerspeed.experiments.grid import load_grid, load_preset
     from layerspeed.views.text.sweep import sweep_markdown
 
@@ -91,11 +98,14 @@ def sweep(
         raise BadInput("give either a CONFIG.toml or --preset NAME, not both and not neither")
     max_runs = None if yes else CONFIRM_RUNS
     grid = load_preset(preset) if preset is not None else load_grid(config, max_runs=max_runs)  # type: ignore[arg-type]
+    grid = with_dataset(grid, dataset)
     # The largest run must fit in memory on its own: refused now, not minutes in.
     planned = grid.with_quick() if quick else grid
     largest = max((p.config for s in planned.studies for p in s.points()), key=run_bytes)
     check_run(largest, f"{grid.name}: its largest run, {list(largest.sizes)},")
-    out = out if out is not None else Path("layerspeed-sweeps") / grid.name
+    if out is None:
+        suffix = f"-{dataset}" if dataset not in (None, "mnist") else ""
+        out = Path("layerspeed-sweeps") / f"{grid.name}{suffix}"
     where = f"the Dask scheduler {scheduler}" if scheduler else "local workers"
 
     def on_plan(to_run: int, done: int) -> None:

@@ -1,4 +1,5 @@
-"""``layerspeed train``: the book's ``net.SGD(...)`` on MNIST from the command line.
+"""``layerspeed train``: the book's ``net.SGD(...)`` on MNIST (or Fashion-MNIST) from the
+command line.
 
 Parses, calls :func:`layerspeed.pipeline.train_network`, prints. The history it writes is a
 run folder's ``result.json``.
@@ -11,7 +12,7 @@ from typing import Any
 
 import click
 
-from layerspeed.cli._app import cli, offline_option, parse_sizes, seed_option
+from layerspeed.cli._app import cli, dataset_option, offline_option, parse_sizes, seed_option
 from layerspeed.console import progress
 from layerspeed.errors import plural
 from layerspeed.nn import COSTS, INITIALIZERS
@@ -76,6 +77,7 @@ N_PROBE = 1000  # the chapter measures speeds on the first 1000 training images
     is_flag=True,
     help="Record each hidden layer's speed of learning every epoch, before its update.",
 )
+@dataset_option(default="mnist")
 @offline_option
 def train(
     sizes: str | None,
@@ -94,13 +96,16 @@ def train(
     save_path: Path | None,
     history_path: Path | None,
     track_speeds: bool,
+    dataset: str,
     offline: bool,
 ) -> None:
-    """Train a network on MNIST by mini-batch SGD and print its validation accuracy per epoch.
+    """Train a network on MNIST (or --dataset fashion-mnist) by mini-batch SGD and print its
+    validation accuracy per epoch.
 
     The defaults are the chapter's: 30 epochs, mini-batch 10, eta 0.1, lmbda 5.0.
     """
     from layerspeed import pipeline
+    from layerspeed.data.catalog import title
     from layerspeed.experiments.budget import check_run
     from layerspeed.experiments.config import RunConfig, check_value
     from layerspeed.nn import Network
@@ -127,12 +132,13 @@ def train(
         record=("accuracy", "speeds") if track_speeds else ("accuracy",),
         dtype=dtype,
         engine=engine,
+        dataset=dataset,
     )
     check_run(config, f"training {list(config.sizes)} on {n} images")
     # With an output on stdout, the words go to stderr, so that stdout is the JSON alone.
     to_err = STDOUT in (str(save_path), str(history_path))
     click.echo(
-        f"Training {list(config.sizes)} on {n} images: {plural(epochs, 'epoch')}, mini-batch {mini_batch}, "
+        f"Training {list(config.sizes)} on {n} {title(dataset)} images: {plural(epochs, 'epoch')}, mini-batch {mini_batch}, "
         f"eta {eta}, lmbda {lmbda}, seed {seed}",
         err=to_err,
     )

@@ -1,6 +1,8 @@
-"""MNIST for the chapter: a strict IDX reader, a verified fetch-and-cache, the book's split.
+"""The real data sets for the chapter: a strict IDX reader, a verified fetch-and-cache, the
+book's split. MNIST, and Fashion-MNIST beside it (:mod:`layerspeed.data.catalog`).
 
-``load_mnist()`` is all most code needs; it fetches the files on first use.
+``load_mnist()`` (or ``load_dataset("fashion-mnist")``) is all most code needs; it fetches
+the files on first use.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from layerspeed.data.mnist import (
     Fetched,
     Split,
     data_dir,
+    fetch_dataset,
     fetch_mnist,
+    load_dataset,
     load_mnist,
     one_hot,
 )
@@ -21,7 +25,9 @@ __all__ = [
     "Fetched",
     "Split",
     "data_dir",
+    "fetch_dataset",
     "fetch_mnist",
+    "load_dataset",
     "load_mnist",
     "one_hot",
     "read_idx",

@@ -1,12 +1,16 @@
-"""Load MNIST in the book's 50,000 / 10,000 / 10,000 split, from a verified cache.
+"""Load MNIST (or Fashion-MNIST) in the book's 50,000 / 10,000 / 10,000 split, from a
+verified cache.
 
 Nielsen's chapter 5 trains on the first 50,000 of the 60,000 MNIST training images,
 keeps the last 10,000 as validation data and tests on the 10,000 ``t10k`` images; pixels
-are grey levels scaled to ``[0, 1]``. :func:`load_mnist` returns exactly that.
+are grey levels scaled to ``[0, 1]``. :func:`load_mnist` returns exactly that, and
+:func:`load_dataset` the same split of any data set of :mod:`layerspeed.data.catalog`
+(Fashion-MNIST has the same shapes and sizes, so its split is the same: the first 50,000
+training images train, the last 10,000 validate, its 10,000 test images test).
 
-The four raw IDX files are obtained once and kept in the cache folder by
-:func:`~layerspeed.data.fetch.fetch_mnist` (from the sources of
-:mod:`layerspeed.data.sources`, each file checked against its sha256). This module parses
+The four raw IDX files are obtained once and kept in the data set's cache folder by
+:func:`~layerspeed.data.fetch.fetch_dataset` (from the sources of
+:mod:`layerspeed.data.catalog`, each file checked against its sha256). This module parses
 them, and keeps the parsed uint8 arrays in an uncompressed ``.npz`` next to the raw files,
 with a small JSON stamp holding its sha256; a later load reads only that (well under a
 second) and rebuilds it whenever it is missing or fails its check. Both are written through
@@ -25,7 +29,16 @@ from pathlib import Path
 
 import numpy as np
 
-from layerspeed.data.fetch import Fetched, data_dir, fetch_mnist, resolve_dir, say
+from layerspeed.data.catalog import SPECS, DataSpec, spec
+from layerspeed.data.fetch import (
+    Fetched,
+    data_dir,
+    dataset_dir,
+    fetch_dataset,
+    fetch_mnist,
+    resolve_dir,
+    say,
+)
 from layerspeed.data.idx import parse_idx, read_images, read_labels
 from layerspeed.data.sources import FILES, GZ_SHA256, MIRRORS, SHA256, find_file
 from layerspeed.errors import BadInput, DataError
@@ -84,14 +97,15 @@ class MNIST:
 # ------------------------------------------------------------------- the parsed cache
 
 
-def _parsed_key() -> str:
+def _parsed_key(data: DataSpec = SPECS["mnist"]) -> str:
     """Names the parsed cache after the raw files' checksums, so new files mean a new cache."""
-    joined = "".join(SHA256[name] for name in FILES)
+    joined = "".join(data.sha256[name] for name in FILES)
     return hashlib.sha256(joined.encode()).hexdigest()[:16]
 
 
-def _parsed_paths(cache: Path) -> tuple[Path, Path]:
-    stem = f"mnist-uint8-{_parsed_key()}"
+def _parsed_paths(cache: Path, data: DataSpec = SPECS["mnist"]) -> tuple[Path, Path]:
+    """``<name>-uint8-<key>.npz`` and its ``.json`` stamp in the data set's cache folder."""
+    stem = f"{data.parsed_stem}-uint8-{_parsed_key(data)}"
     return cache / f"{stem}.npz", cache / f"{stem}.json"
 
 
@@ -110,17 +124,17 @@ def _check_parsed(arrays: dict[str, np.ndarray]) -> bool:
     )
 
 
-def _load_parsed(cache: Path) -> dict[str, np.ndarray] | None:
+def _load_parsed(cache: Path, data: DataSpec = SPECS["mnist"]) -> dict[str, np.ndarray] | None:
     """The parsed arrays if the parsed cache exists and passes its checks, else None."""
-    npz, stamp = _parsed_paths(cache)
+    npz, stamp = _parsed_paths(cache, data)
     if not npz.is_file() or not stamp.is_file():
         return None
     try:
         meta = json.loads(stamp.read_text())
-        data = npz.read_bytes()
-        if len(data) != meta["size"] or hashlib.sha256(data).hexdigest() != meta["sha256"]:
+        body = npz.read_bytes()
+        if len(body) != meta["size"] or hashlib.sha256(body).hexdigest() != meta["sha256"]:
             raise ValueError("checksum mismatch")
-        with np.load(io.BytesIO(data), allow_pickle=False) as f:
+        with np.load(io.BytesIO(body), allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
         if not _check_parsed(arrays):
             raise ValueError("unexpected arrays")
@@ -130,15 +144,18 @@ def _load_parsed(cache: Path) -> dict[str, np.ndarray] | None:
     return arrays
 
 
-def _save_parsed(cache: Path, arrays: dict[str, np.ndarray]) -> None:
+def _save_parsed(
+    cache: Path, arrays: dict[str, np.ndarray], data: DataSpec = SPECS["mnist"]
+) -> None:
     """Write the parsed cache, then its stamp, each atomically. A failure only costs speed."""
-    npz, stamp = _parsed_paths(cache)
+    npz, stamp = _parsed_paths(cache, data)
     buf = io.BytesIO()
     np.savez(buf, **arrays)  # type: ignore[arg-type]  # numpy's stub: allow_pickle
-    data = buf.getvalue()
-    meta = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "raw": SHA256}
+    body = buf.getvalue()
+    raw = dict(data.sha256)
+    meta = {"sha256": hashlib.sha256(body).hexdigest(), "size": len(body), "raw": raw}
     try:
-        for path, payload in ((npz, data), (stamp, json.dumps(meta, indent=1).encode())):
+        for path, payload in ((npz, body), (stamp, json.dumps(meta, indent=1).encode())):
             with atomic_writer(path, binary=True) as out:
                 out.write(payload)
     except OSError as e:
@@ -197,14 +214,29 @@ def load_mnist(
     data_dir: str | Path | None = None,
     source_dir: str | Path | None = None,
 ) -> MNIST:
-    """Load MNIST in the book's split, fetching the files first if needed.
+    """Load MNIST in the book's split, fetching the files first if needed
+    (:func:`load_dataset` of ``"mnist"``)."""
+    return load_dataset("mnist", offline=offline, data_dir=data_dir, source_dir=source_dir)
+
+
+def load_dataset(
+    name: str,
+    *,
+    offline: bool = False,
+    data_dir: str | Path | None = None,
+    source_dir: str | Path | None = None,
+) -> MNIST:
+    """Load a data set in the book's split, fetching its files first if needed.
 
     Parameters
     ----------
+    name : str
+        ``"mnist"`` or ``"fashion-mnist"``.
     offline : bool
-        Never touch the network (see :func:`fetch_mnist`).
+        Never touch the network (see :func:`~layerspeed.data.fetch.fetch_dataset`).
     data_dir : str or Path, optional
-        The cache folder; default :func:`data_dir`.
+        The cache folder; default :func:`data_dir` (the data set is in its
+        :func:`~layerspeed.data.fetch.dataset_dir`).
     source_dir : str or Path, optional
         A folder with the four files, tried before the network.
 
@@ -214,12 +246,14 @@ def load_mnist(
         ``training`` (50000, 784), ``validation`` (10000, 784), ``test`` (10000, 784);
         ``x`` float64 in ``[0, 1]`` (``pixels`` the uint8 grey levels), labels int64 in 0..9.
     """
-    cache = resolve_dir(data_dir)
-    arrays = _load_parsed(cache)
+    data = spec(name)
+    cache = dataset_dir(name, data_dir)
+    arrays = _load_parsed(cache, data)
     if arrays is None:
-        fetched = fetch_mnist(offline=offline, source_dir=source_dir, data_dir=cache)
+        root = resolve_dir(data_dir)
+        fetched = fetch_dataset(name, offline=offline, source_dir=source_dir, data_dir=root)
         arrays = _parse_raw(fetched.paths)
-        _save_parsed(cache, arrays)
+        _save_parsed(cache, arrays, data)
     return split_book(arrays, n_validation=N_VALIDATION)
 
 
@@ -256,8 +290,10 @@ __all__ = [
     "Fetched",
     "Split",
     "data_dir",
+    "fetch_dataset",
     "fetch_mnist",
     "find_file",
+    "load_dataset",
     "load_mnist",
     "one_hot",
     "parse_idx",

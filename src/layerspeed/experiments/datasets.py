@@ -1,8 +1,11 @@
 """What the runs read: the images, loaded once by the driver and shipped to the workers.
 
-Images travel as :class:`DataSet`: uint8 grey levels, 8 times smaller than floats; a worker
-turns them into ``k / 255`` float64 once (:func:`floats`), exactly as
-:func:`layerspeed.data.load_mnist` does, so the numbers are those of the loaded MNIST.
+A run names its data set (``RunConfig.dataset``): ``mnist``, ``fashion-mnist`` (both real,
+from :func:`layerspeed.data.load_dataset`, in the book's split) or ``synthetic``. Images
+travel as :class:`DataSet`: uint8 grey levels, 8 times smaller than floats; a worker turns
+them into ``k / 255`` float64 once (:func:`floats`), exactly as
+:func:`layerspeed.data.load_dataset` does, so the numbers are those of the loaded data set.
+:func:`with_dataset` points every run of a grid at one data set (``--dataset``).
 """
 
 from __future__ import annotations
@@ -10,14 +13,16 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from layerspeed.data.synthetic import synthetic_split
+from layerspeed.errors import BadInput
 from layerspeed.experiments.config import RunConfig
+from layerspeed.experiments.grid import Grid, Study
 
 Array = np.ndarray
 Data = dict[str, "DataSet"]  # data set name -> its images: what every run is handed
@@ -28,10 +33,10 @@ class DataSet:
     """uint8 pixels (8x smaller to ship than floats) and labels.
 
     ``train_x`` (n_train, 784) and ``eval_x`` (n_eval, 784) are grey levels 0..255; the workers
-    turn them into ``x / 255`` float64, exactly as :func:`layerspeed.data.load_mnist` does.
+    turn them into ``x / 255`` float64, exactly as :func:`layerspeed.data.load_dataset` does.
     """
 
-    name: str  # "mnist" or "synthetic"
+    name: str  # "mnist", "fashion-mnist" or "synthetic"
     train_x: Array  # (n_train, 784) uint8
     train_labels: Array  # (n_train,) int64
     eval_x: Array  # (n_eval, 784) uint8
@@ -48,11 +53,12 @@ class DataSet:
         return cls(name, train_x, train_labels, eval_x, eval_labels, h.hexdigest())
 
     @classmethod
-    def from_mnist(cls, mnist: Any, n_train: int, n_eval: int) -> DataSet:
-        """The first ``n_train`` training and ``n_eval`` validation images of a loaded MNIST."""
+    def from_mnist(cls, mnist: Any, n_train: int, n_eval: int, name: str = "mnist") -> DataSet:
+        """The first ``n_train`` training and ``n_eval`` validation images of a loaded data
+        set in the book's split (MNIST's, or another's of the same shape, named ``name``)."""
         # The grey levels as loaded: no float64 copy of the splits is ever made here.
         return cls.make(
-            "mnist",
+            name,
             mnist.training.pixels[:n_train],
             mnist.training.labels[:n_train],
             mnist.validation.pixels[:n_eval],
@@ -86,10 +92,10 @@ def load_data(
     offline: bool = False,
     data_dir: str | os.PathLike[str] | None = None,
 ) -> Data:
-    """The data sets the ``configs`` read, each as large as its largest run needs.
+    """The data sets the ``configs`` read, each loaded once, as large as its largest run needs.
 
-    MNIST comes from the local cache (fetched on first use); in the driver only: workers are
-    handed what this returns.
+    The real ones come from the local cache (fetched on first use); in the driver only:
+    workers are handed what this returns.
     """
     needs: dict[str, tuple[int, int]] = {}
     for c in configs:
@@ -101,8 +107,28 @@ def load_data(
         if name == "synthetic":
             out[name] = DataSet.synthetic(n_train, n_eval)
         else:
-            from layerspeed.data import load_mnist
+            from layerspeed.data import load_dataset
 
-            mnist = load_mnist(offline=offline, data_dir=Path(data_dir) if data_dir else None)
-            out[name] = DataSet.from_mnist(mnist, n_train, n_eval)
+            folder = Path(data_dir) if data_dir else None
+            loaded = load_dataset(name, offline=offline, data_dir=folder)
+            out[name] = DataSet.from_mnist(loaded, n_train, n_eval, name=name)
     return out
+
+
+def with_dataset(grid: Grid, dataset: str | None) -> Grid:
+    """``grid`` with every run on ``dataset`` (``--dataset``), over the grid's own value or
+    axis; the grid itself when ``dataset`` is None."""
+    if dataset is None:
+        return grid
+    return replace(grid, studies=tuple(_study_on(s, dataset) for s in grid.studies))
+
+
+def _study_on(study: Study, dataset: str) -> Study:
+    axes = {k: v for k, v in study.axes.items() if k != "dataset"}
+    if not axes:
+        raise BadInput(
+            f"{study.name}: --dataset {dataset} replaces the grid's only axis, dataset; "
+            "drop --dataset, or add another axis to the grid"
+        )
+    quick = {k: v for k, v in study.quick.items() if k != "dataset"}
+    return replace(study, base={**study.base, "dataset": dataset}, axes=axes, quick=quick)

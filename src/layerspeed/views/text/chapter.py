@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from layerspeed.experiments.claims import CLAIMS
-from layerspeed.views.text.verdicts import all_verdicts, clip_percent
+from layerspeed.views.text.verdicts import all_verdicts, clip_percent, data_set
 
 Row = tuple[str, str, str, str, str]  # experiment, quantity, book, measured, inside?
 
@@ -275,6 +275,14 @@ def to_markdown(results: Mapping[str, Any]) -> str:
     """The whole summary.md."""
     meta = results.get("meta", {})
     lines = ['# Reproducing "The vanishing gradient problem" (Nielsen, chapter 5)', ""]
+    if on := data_set(results):
+        lines[0] += f" on {on}"
+        lines += [
+            f"Every run reads **{on}**, not the book's MNIST (the same split: the first "
+            "50,000 training images train, the last 10,000 validate). The book's numbers are "
+            f"MNIST's; each claim below says whether it still holds on {on}.",
+            "",
+        ]
     if meta:
         lines += [
             f"layerspeed {meta.get('layerspeed_version', '?')}, {meta.get('date', '?')}; "

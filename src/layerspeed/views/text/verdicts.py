@@ -205,15 +205,26 @@ def measured(verdict: Mapping[str, Any]) -> str:
     return MEASURED[verdict["id"]](verdict["numbers"])
 
 
+def data_set(results: Mapping[str, Any]) -> str | None:
+    """The data set's name in words when the runs read another than the book's MNIST."""
+    from layerspeed.data.catalog import title
+
+    name = (results.get("meta") or {}).get("dataset", "mnist")
+    return None if name == "mnist" else title(name)
+
+
 def with_words(results: Results) -> Results:
-    """``results`` with ``claim`` and ``evidence`` beside every verdict's numbers."""
+    """``results`` with ``claim`` and ``evidence`` beside every verdict's numbers; on another
+    data set than MNIST each evidence sentence starts by naming it."""
+    on = data_set(results)
+    where = f"On {on}: " if on else ""
     out = results.copy()
     for key in CHAPTER_PARTS:
         part = cast("Part | None", results.get(key))  # key is one of the Part keys
         if part is None:
             continue
         words: list[VerdictDict] = [
-            {**v, "claim": claim(v), "evidence": evidence(v)} if "id" in v else v
+            {**v, "claim": claim(v), "evidence": where + evidence(v)} if "id" in v else v
             for v in part.get("verdicts", [])
         ]
         out[key] = {**part, "verdicts": words}  # type: ignore[literal-required]
