@@ -255,6 +255,7 @@ def reproduce(
         },
     }
     results.update(aggregate(chapter, records))
+    results.update(theory_part(chapter, records, offline=offline))
     results["chain"] = chapter_chain_results(seed=0, n_chains=10_000)
     unfinished = _unfinished(records)
     paths: list[Path] = []
@@ -269,6 +270,18 @@ def reproduce(
     return Finished(results, paths + write_reproduction(results, out), unfinished)
 
 
+def theory_part(chapter: Grid, records: list[RunRecord], *, offline: bool) -> Results:
+    """``{"theory": ...}``: the mean-field prediction beside the initial speeds, where they ran."""
+    from layerspeed.experiments.theory_check import aggregate_theory
+
+    study = next((s for s in chapter.studies if s.name == "initial"), None)
+    mine = [r for r in records if study is not None and r.task.study == study.name]
+    if study is None or not any(r.status == "done" for r in mine):
+        return {}
+    data = load_data([p.config for p in study.points()], offline=offline)  # the probe images
+    return {"theory": aggregate_theory(study, mine, data)}
+
+
 def write_reproduction(results: Results, out: Path) -> list[Path]:
     """``results.json``, ``summary.md``, the figures and ``report.html``."""
     from layerspeed.views.figures import chapter_figures, save_figures
@@ -278,6 +291,12 @@ def write_reproduction(results: Results, out: Path) -> list[Path]:
 
     paths = save_figures(chapter_figures(results), out / "figures")
     summary = to_markdown(results)
+    if "theory" in results:
+        from layerspeed.views.figures.theory import theory_figures
+        from layerspeed.views.text.theory import theory_markdown
+
+        paths += save_figures(theory_figures(results["theory"]), out / "figures")
+        summary += "\n" + theory_markdown(results["theory"])
     if "remedies" in results:
         summary += "\n" + remedies_section(results["remedies"])
     write_json_atomic(out / "results.json", results, indent=1)
