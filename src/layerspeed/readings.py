@@ -10,12 +10,10 @@ probe's ``history``. It holds per-layer lists (``layer_speeds`` ``||dC/db^l||``,
 event files (:mod:`layerspeed.board`) are both made of them.
 
 Each record with finite layer speeds also gets the two numbers the chapter's picture is
-summed up by (see :mod:`layerspeed.experiments.instability`): ``speed_spread``,
-``log10(max speed / min speed)``, and ``instability_flag``, +1 where the first layer learns
-more than 10 times slower than the last (vanishing), -1 where more than 10 times faster
-(exploding), 0 otherwise. The rule is :func:`layerspeed.experiments.instability.assess`'s,
-written again here because the PyTorch probe sits below the experiments layer; a test holds
-the two equal.
+summed up by, from :func:`assess`: ``speed_spread``, ``log10(max speed / min speed)``, and
+``instability_flag``, +1 where the first layer learns more than 10 times slower than the last
+(vanishing), -1 where more than 10 times faster (exploding), 0 otherwise. The rule lives here,
+below both the PyTorch probe and the experiments layer, so that both use this one copy.
 
 Numbers that were not measured (None in JSON, NaN in the probe's history) and infinite ones
 have no row.
@@ -25,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -33,8 +32,11 @@ SPREAD = "speed_spread"
 FLAG = "instability_flag"
 FLAG_CODES = {"vanishing": 1, "balanced": 0, "exploding": -1}
 NEURON_METRIC = "neuron_gradient"  # one neuron's mean dC/db, signed
-# experiments.instability's FLAG_RATIO and SPEED_FLOOR (a test checks they agree)
+# A first hidden layer more than FLAG_RATIO times slower (faster) than the last: vanishing
+# (exploding).
 FLAG_RATIO = 10.0
+# Speeds are floored here before the ratio: an all-dead ReLU layer has speed 0 exactly, and
+# its spread is then "at least 12 decades" rather than infinite.
 SPEED_FLOOR = 1e-12
 POSITION = ("epoch", "step")  # keys that place a record in time, not measurements
 
@@ -50,18 +52,50 @@ class Reading(NamedTuple):
     value: float
 
 
-def spread_and_flag(speeds: Sequence[float]) -> tuple[float, int] | None:
-    """``(speed_spread, instability_flag)`` of one set of layer speeds, first layer first;
-    None when any is missing, NaN or infinite."""
+@dataclass(frozen=True)
+class Instability:
+    """How unevenly the hidden layers learn, from their speeds (first hidden layer first)."""
+
+    spread: float  # log10(max speed / min speed) over the hidden layers
+    ratio: float  # speed of the last hidden layer / speed of the first
+    flag: str  # "vanishing" (ratio > 10), "exploding" (ratio < 1/10) or "balanced"
+    first: float  # the first hidden layer's speed
+    last: float  # the last hidden layer's speed
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def assess(speeds: Sequence[float | None]) -> Instability | None:
+    """Spread and flag of one set of layer speeds; None if any is missing, NaN or infinite.
+
+    >>> assess([0.003, 0.017, 0.070, 0.285]).flag   # the chapter's [784,30,30,30,30,10]
+    'vanishing'
+    """
     s = np.asarray([math.nan if v is None else v for v in speeds], dtype=np.float64)
     if s.size == 0 or not np.all(np.isfinite(s)):
         return None
     s = np.maximum(s, SPEED_FLOOR)
-    ratio = s[-1] / s[0]  # last / first: above FLAG_RATIO the first layer lags (vanishing)
-    flag = (
-        "vanishing" if ratio > FLAG_RATIO else "exploding" if ratio < 1 / FLAG_RATIO else "balanced"
+    ratio = float(s[-1] / s[0])
+    if ratio > FLAG_RATIO:
+        flag = "vanishing"
+    elif ratio < 1 / FLAG_RATIO:
+        flag = "exploding"
+    else:
+        flag = "balanced"
+    return Instability(
+        spread=float(np.log10(s.max() / s.min())),
+        ratio=ratio,
+        flag=flag,
+        first=float(s[0]),
+        last=float(s[-1]),
     )
-    return float(np.log10(s.max() / s.min())), FLAG_CODES[flag]
+
+
+def spread_and_flag(speeds: Sequence[float | None]) -> tuple[float, int] | None:
+    """``(speed_spread, instability_flag)`` of one set of layer speeds (:func:`assess`)."""
+    a = assess(speeds)
+    return None if a is None else (a.spread, FLAG_CODES[a.flag])
 
 
 def _number(v: Any) -> float | None:
