@@ -377,3 +377,22 @@ def test_chaos_rows_put_chi_beside_each_sweep_points_spread():
     assert rows[0]["n_runs"] == 4
     # 9 steps between 10 hidden layers, each a factor 1/sqrt(chi): 4.5 |log10 chi| decades.
     assert rows[1]["predicted_spread"] == pytest.approx(4.5 * abs(math.log10(rows[1]["chi"])))
+
+
+@pytest.mark.mnist
+def test_reproduce_writes_the_theory_beside_the_initial_speeds(tmp_path):
+    from layerspeed.pipeline import reproduce
+
+    done = reproduce(tmp_path, quick=True, remedies=False, workers=1, offline=True)
+    part = done.summary["theory"]
+    initial = done.summary["initial"]
+    assert [r["label"] for r in part["rows"]] == [r["label"] for r in initial["rows"]]
+    for t, i in zip(part["rows"], initial["rows"], strict=True):
+        assert t["n_runs"] == i["n_runs"] > 0
+        assert t["speeds"]["median"] == pytest.approx(i["median"])  # the same runs
+    on_disk = json.loads((tmp_path / "results.json").read_text())
+    assert on_disk["theory"]["check"] == part["check"]
+    assert "## The theory beside the measurement" in (tmp_path / "summary.md").read_text()
+    for r in part["rows"]:
+        assert (tmp_path / "figures" / f"theory_{r['label']}.png").stat().st_size > 0
+    assert 'id="theory"' in (tmp_path / "report.html").read_text()
