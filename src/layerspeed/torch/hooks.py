@@ -26,11 +26,11 @@ SATURATION_LEVEL = 0.01  # a unit is saturated where its derivative is below 1% 
 
 
 def _sigmoid_prime_from_output(a: Tensor) -> Tensor:
-    return a * (1.0 - a)  # sigma' = sigma (1 - sigma)
+    return torch.mul(a, torch.rsub(a, 1.0))  # sigma' = sigma (1 - sigma)
 
 
 def _tanh_prime_from_output(a: Tensor) -> Tensor:
-    return 1.0 - a * a  # tanh' = 1 - tanh^2
+    return torch.rsub(torch.mul(a, a), 1.0)  # tanh' = 1 - tanh^2
 
 
 # name -> (module type, derivative as a function of the module's output, largest derivative)
@@ -159,9 +159,11 @@ class Capture:
     order in which things run, so it holds for ``nn.Sequential`` and hand-written
     ``forward`` methods alike. Not seen: gates computed inside fused kernels (``nn.LSTM``,
     ``nn.GRU``), and code that TorchScript or ``torch.compile`` runs outside Python.
+    ``own_mode=False`` hooks only the layers: the caller enters :attr:`mode` around the
+    forward pass (the probe's pass does; fewer hooks, less time).
     """
 
-    def __init__(self, watched: Watched, *, keep_outputs: bool) -> None:
+    def __init__(self, watched: Watched, *, keep_outputs: bool, own_mode: bool = True) -> None:
         self.handles: list[RemovableHandle] = []
         self.current: int | None = None
         self.keep_outputs = keep_outputs
@@ -171,20 +173,23 @@ class Capture:
         self.kind: list[str | None] = [None] * n
         self.outputs: list[list[Tensor]] = [[] for _ in range(n)]
         self._depth = 0
-        self._mode = _Saturation(self)
+        self.mode = _Saturation(self)
         for module, l in watched.modules:
-            self.handles.append(module.register_forward_pre_hook(self._enter))
+            if own_mode:
+                self.handles.append(module.register_forward_pre_hook(self._enter))
+            elif l is None:  # the caller enters ``mode`` around the forward pass itself
+                continue
             self.handles.append(module.register_forward_hook(self._layer_hook(l), always_call=True))
 
     def _enter(self, _module: Module, _inputs: Any) -> None:
         if self._depth == 0:
-            self._mode.__enter__()
+            self.mode.__enter__()
         self._depth += 1
 
     def _leave(self) -> None:
         self._depth -= 1
         if self._depth == 0:
-            self._mode.__exit__(None, None, None)
+            self.mode.__exit__(None, None, None)
 
     def _layer_hook(self, l: int | None) -> Callable[..., None]:
         def hook(_module: Module, _inputs: Any, output: Any) -> None:
@@ -205,7 +210,7 @@ class Capture:
             return
         _, prime, max_prime = SATURATING[name]
         d = prime(output.detach())
-        self.saturated[l] += int((d < SATURATION_LEVEL * max_prime).sum())
+        self.saturated[l] += int(torch.count_nonzero(torch.lt(d, SATURATION_LEVEL * max_prime)))
         self.total[l] += d.numel()
         self.kind[l] = name
 

@@ -35,6 +35,11 @@ def _mean_example_norm(module: Module, grad_z: Tensor, n: int) -> float:
     return n * float(torch.linalg.vector_norm(per_example, dim=1, dtype=torch.float64).mean())
 
 
+def _has_example_norm(layer: Layer) -> bool:
+    """Whether :func:`_mean_example_norm` applies: a bias, in a Linear or Conv layer."""
+    return layer.bias is not None and isinstance(layer.module, (nn.Linear, nn.modules.conv._ConvNd))
+
+
 def _grad_norm(tensors: Sequence[Tensor | None]) -> float:
     """The Euclidean norm of all the tensors together; NaN when any is missing."""
     present = [t for t in tensors if t is not None]
@@ -108,11 +113,16 @@ def measure_probe(
     params = [p for layer in layers for p in layer.params]
     live = list(model.buffers())
     saved = [b.detach().clone() for b in live]
-    capture = Capture(watched, keep_outputs=True)
+    capture = Capture(watched, keep_outputs=True, own_mode=False)
     try:
         with torch.random.fork_rng(cuda_devices, device_type="cuda"), torch.enable_grad():
-            loss = loss_fn(model(x), y)
-            zs = [outs[0] if len(outs) == 1 else None for outs in capture.outputs]
+            with capture.mode:  # sees sigmoid and tanh in the forward pass, not in the loss
+                output = model(x)
+            loss = loss_fn(output, y)
+            zs = [
+                outs[0] if len(outs) == 1 and _has_example_norm(layer) else None
+                for layer, outs in zip(layers, capture.outputs, strict=True)
+            ]
             wrt = params + [z for z in zs if z is not None and z.requires_grad]
             grads = torch.autograd.grad(loss, wrt, allow_unused=True)
     finally:
