@@ -125,6 +125,36 @@ def test_a_folder_fills_its_own_cache_folder_beside_mnist(cache, tmp_path):
     assert set(fetch_dataset("fashion-mnist").sources.values()) == {"cache"}
 
 
+def test_the_publishers_download_checks_the_raw_files(cache, monkeypatch):
+    """The web source: no .gz checksum of our own for Fashion-MNIST (Debian's .gz differ
+    from the publisher's), so the raw file's sha256 decides; a wrong one is refused."""
+    import io
+
+    served = {f"{FASHION.mirrors[0]}{n}.gz": gzip.compress(d) for n, d in RAW.items()}
+    bad = f"{FASHION.mirrors[0]}t10k-labels-idx1-ubyte.gz"
+    served[bad] = gzip.compress(b"not the labels")
+
+    def urlopen(url, timeout):
+        if url not in served:  # the second site: unreachable
+            raise urllib.error.URLError("Name or service not known")
+        return io.BytesIO(served[url])
+
+    monkeypatch.setattr(sources, "_urlopen", urlopen)
+
+    def no_apt(package, folder):
+        raise DataError("apt-get not found on PATH")
+
+    monkeypatch.setattr(debian, "_apt_download", no_apt)
+    with pytest.raises(DataError) as e:
+        fetch_dataset("fashion-mnist", progress=False)
+    assert f"{bad}: sha256 mismatch" in str(e.value)
+    assert "the Fashion-MNIST files t10k-labels-idx1-ubyte" in str(e.value)
+    served[bad] = gzip.compress(RAW["t10k-labels-idx1-ubyte"])
+    fetched = fetch_dataset("fashion-mnist", progress=False)
+    assert fetched.sources["t10k-labels-idx1-ubyte"] == FASHION.mirrors[0]
+    assert fetched.sources["train-images-idx3-ubyte"] == "cache"
+
+
 def test_debian_package_is_downloaded_and_unpacked(cache, tmp_path, monkeypatch, unreachable):
     deb = fake_deb(tmp_path, RAW)
     download, calls = apt_gives(deb)
@@ -390,7 +420,7 @@ def test_sweep_dataset_overrides_the_grid(tmp_path):
 @pytest.mark.fashion
 def test_reproduce_quick_on_fashion_mnist_names_it_in_every_verdict(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # the default output folder is layerspeed-results/fashion-mnist
-    assert main(["reproduce", "--dataset", "fashion-mnist", "--quick", "--no-remedies"]) == 0
+    assert main(["reproduce", "--dataset", "fashion-mnist", "--quick"]) == 0
     out = tmp_path / "layerspeed-results" / "fashion-mnist"
     results = json.loads((out / "results.json").read_text())
     assert results["meta"]["dataset"] == "fashion-mnist"
@@ -406,5 +436,7 @@ def test_reproduce_quick_on_fashion_mnist_names_it_in_every_verdict(tmp_path, mo
     assert "reads <strong>fashion-mnist</strong>" in (out / "report.html").read_text()
     printed = capsys.readouterr().out
     assert "The book's claims on Fashion-MNIST" in printed
-    configs = [json.loads(p.read_text()) for p in out.glob("runs/*/*/*/config.json")]
-    assert configs and {c.get("config", c).get("dataset") for c in configs} == {"fashion-mnist"}
+    for pattern in ("runs/*/*/*/config.json", "remedies/runs/*/*/config.json"):
+        configs = [json.loads(p.read_text()) for p in out.glob(pattern)]
+        assert configs, pattern
+        assert {c.get("config", c).get("dataset") for c in configs} == {"fashion-mnist"}
