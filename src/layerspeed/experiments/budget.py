@@ -22,7 +22,9 @@ CGROUP_LIMITS = (
     Path("/sys/fs/cgroup/memory.max"),
     Path("/sys/fs/cgroup/memory/memory.limit_in_bytes"),
 )
-MNIST_IMAGES = 70_000  # what load_mnist holds as float64 while a job starts
+# A real data set (MNIST, Fashion-MNIST) is held whole as uint8 grey levels while a job starts;
+# each run converts only what it reads (``per_image`` below).
+REAL_IMAGES = 70_000
 
 
 def _cgroup_limit() -> int | None:
@@ -81,7 +83,7 @@ def run_bytes(config: RunConfig) -> int:
         widest = max(widest, config.n_probe)
     n_images = config.n_train_read + (config.n_eval if config.records("accuracy") else 1)
     per_image = N_INPUTS * (1 + 8 + (4 if config.dtype == "float32" else 0))
-    loaded = MNIST_IMAGES * N_INPUTS * 8 if config.dataset == "mnist" else 0
+    loaded = REAL_IMAGES * N_INPUTS if config.dataset != "synthetic" else 0
     network = network_bytes(config.sizes, batch=widest, dtype=config.dtype)
     return network + n_images * per_image + loaded
 
