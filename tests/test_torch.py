@@ -362,3 +362,26 @@ def test_import_without_torch_says_how_to_install() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert 'pip install "layerspeed[torch]"' in out.stdout
+
+
+def test_manual_records_when_due_read_the_step_just_taken() -> None:
+    """auto_record=False: the hooks count steps; record() reads .grad when the caller says."""
+    model = small_model()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with lst.watch(model, every=2, auto_record=False, alert_ratio=None) as probe:
+        due = []
+        for x, y in batches(0, 5):
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            due.append(probe.due)
+            if probe.due:
+                record = probe.record(note="manual")
+                assert record["layer_speeds"][2] == pytest.approx(float(model[4].bias.grad.norm()))
+            opt.step()
+    assert due == [True, False, True, False, True]
+    assert [(r["step"], r["note"]) for r in probe.history] == [
+        (0, "manual"),
+        (2, "manual"),
+        (4, "manual"),
+    ]
+    assert all(r["update_ratio"][0] > 0 for r in probe.history)  # the step after each record

@@ -18,11 +18,16 @@ What is recorded (one dict per measurement, in ``Probe.history``; per layer, in 
     update_ratio        ||W_after - W_before|| / ||W_before|| of the optimizer step taken
                         from the measured state: the real step of whatever optimizer runs
                         (the NumPy probe's ``eta ||dC/dW|| / ||W||`` is SGD's version of it)
-    saturated_share     share of (example, unit) pairs of the sigmoid or tanh module that
-                        follows the layer whose derivative is below 1% of its maximum
+    saturated_share     share of (example, unit) pairs of the sigmoid or tanh that
+                        follows the layer whose derivative is below 1% of its maximum;
+                        a module (``nn.Sigmoid``) or a function called inside ``forward``
+                        (``torch.sigmoid``, ``F.tanh``, ``x.tanh()``), seen by a
+                        ``TorchFunctionMode`` while the model's forward runs
     speed_source        "bias" or "weight", see above
-Numbers that were not measured are NaN: saturation of a layer that no ``nn.Sigmoid`` or
-``nn.Tanh`` follows, an update ratio when no optimizer step followed the record.
+Numbers that were not measured are NaN: saturation of a layer that no sigmoid or tanh
+follows, an update ratio when no optimizer step followed the record. Not seen as saturation:
+the gates inside fused kernels (``nn.LSTM``, ``nn.GRU``), whose sigmoids and tanhs never
+reach Python, and code run by TorchScript or ``torch.compile``.
 
 With a probe set, ``probe=(x, y)``
     The book's measurement: one extra batched forward and backward pass over the probe set,
