@@ -109,6 +109,65 @@ class TheoryPart(TypedDict):
     check: dict[str, Any]
 
 
+class ModernRow(TypedDict):
+    """One variant at one depth of the ``modern`` preset (:mod:`layerspeed.experiments.beyond`):
+    spreads and accuracy as ``{"median", "mean", "ci_low", "ci_high", "n"}`` or None."""
+
+    label: str
+    variant: str
+    depth: int
+    n_runs: int
+    status: dict[str, int]
+    spread_initial: dict[str, Any] | None
+    spread_training: dict[str, Any] | None
+    flags_initial: dict[str, int]
+    flags_training: dict[str, int]
+    verdict: str
+    accuracy: dict[str, Any] | None  # percent
+    lars_step: float | None  # LARS: the share of its norm every layer's weights move a step
+
+
+class ModernPart(TypedDict):
+    study: str
+    rows: list[ModernRow]
+
+
+class DepthRow(TypedDict):
+    """One variant of the ``depth`` preset: the mean-field ``theory`` (``applies``, ``why``,
+    ``chi``, ``factor``) and its ``points`` by depth, each ``{"depth", "label", "initial",
+    "after": {"geomean", "low", "high", "n"} | None, "theory": factor ** (depth - 1) | None}``."""
+
+    variant: str
+    activation: str
+    init: str
+    norm: str
+    theory: dict[str, Any]
+    points: list[dict[str, Any]]  # "floored": {"initial", "after": readings at the floor}
+    fitted: dict[str, float | None]  # "initial", "after": the measured per-layer factor
+
+
+class DepthPart(TypedDict):
+    study: str
+    rows: list[DepthRow]
+    chapter: dict[str, Any]  # the book's "roughly 100" at four hidden layers, and ours
+
+
+class ChaosPart(TypedDict):
+    study: str
+    rows: list[dict[str, Any]]  # layerspeed.experiments.theory_check.chaos_rows
+    smallest: dict[str, Any] | None  # the row of smallest median spread
+    by_activation: dict[str, dict[str, Any]]  # the same per activation
+
+
+class BeyondPart(TypedDict, total=False):
+    """``results["beyond"]`` (``reproduce --beyond``): the modern, depth and chaos sweeps."""
+
+    title: str
+    modern: ModernPart
+    depth: DepthPart
+    chaos: ChaosPart
+
+
 class Results(TypedDict, total=False):
     """``results.json`` of a reproduction."""
 
@@ -122,3 +181,4 @@ class Results(TypedDict, total=False):
     chain: dict[str, Any]  # layerspeed.chain.chapter_chain_results()
     remedies: dict[str, Any]  # a sweep summary (layerspeed.experiments.summary)
     theory: TheoryPart  # the mean-field prediction beside the initial speeds
+    beyond: BeyondPart  # reproduce --beyond: the modern, depth and chaos presets
