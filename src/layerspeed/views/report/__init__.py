@@ -38,6 +38,7 @@ from layerspeed.experiments.validate import layout_problem
 from layerspeed.store import check_writable, iter_runs, read_json, write_text_atomic
 from layerspeed.views.figures import javascript
 from layerspeed.views.report import sections
+from layerspeed.views.report.beyond import beyond as beyond_section
 from layerspeed.views.report.sections import CHAPTER_EXPERIMENTS, TITLES
 from layerspeed.views.report.theory import theory as theory_section
 
@@ -88,6 +89,8 @@ def read_report_inputs(directory: str | os.PathLike[str]) -> tuple[Json, list[Js
         if ("sweep" in results and parts[0] == "runs") or (
             "remedies" in results and parts[0] == "remedies"
         ):
+            continue
+        if "beyond" in results and parts[0] in results["beyond"]:  # OUT/modern, depth, chaos
             continue
         status = read_json(run.path / "status.json")
         why = layout_problem(run.result) if run.result is not None else None
@@ -199,6 +202,8 @@ def to_html(results: Mapping[str, Any], runs: Sequence[Mapping[str, Any]] | None
     for key in ("remedies", "sweep"):
         if key in results:
             add(key, results[key], sections.sweep(key, results[key], figures))
+    if "beyond" in results:
+        add("beyond", results["beyond"], beyond_section(results["beyond"], figures))
     groups = sections.run_groups(runs or [], figures)
     meta = results.get("meta") or {}
     chapter = any(k in results for k in (*CHAPTER_EXPERIMENTS, "chain"))

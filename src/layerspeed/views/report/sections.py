@@ -33,6 +33,7 @@ TITLES = {
     "chain": "The chain of single neurons",
     "problems": "The problems",
     "remedies": "Remedies: activations and initializers side by side",
+    "beyond": "Beyond the book: remedies, depth and the order-to-chaos line",
     "sweep": "Sweep",
     "runs": "Runs",
     "meta": "How this was run",

@@ -346,4 +346,8 @@ def to_markdown(results: Mapping[str, Any]) -> str:
             "![width bound](figures/chain_width_bound.png)",
             "",
         ]
+    if "beyond" in results:
+        from layerspeed.views.text.beyond import beyond_markdown
+
+        lines += [beyond_markdown(results["beyond"]).rstrip(), ""]
     return "\n".join(lines).rstrip() + "\n"
