@@ -17,7 +17,7 @@ LAYERS: list[set[str]] = [
     {"chain", "torch", "theory", "lightning"},
     {"experiments"},
     {"views"},
-    {"pipeline", "export"},
+    {"pipeline", "export", "beyond"},
     {"cli", "__main__"},
 ]
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}

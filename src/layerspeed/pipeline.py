@@ -223,9 +223,11 @@ def reproduce(
     offline: bool = False,
     on_plan: Callable[[int, int], None] | None = None,
     dataset: str = "mnist",
+    beyond: bool = False,
 ) -> Finished:
-    """The chapter's experiments, the remedies sweep and the chain; then the views.
-    ``dataset``: the real data set every run reads (the chapter's is MNIST)."""
+    """The chapter's experiments, the remedies sweep and the chain; then the views. ``dataset``:
+    the real data set every run reads; ``beyond``: also the modern, depth and chaos presets."""
+    from layerspeed.beyond import plan_beyond
     from layerspeed.chain import chapter_chain_results
     from layerspeed.views.text.verdicts import with_words
 
@@ -237,8 +239,9 @@ def reproduce(
     )
     chapter_tasks = plan(chapter, out)
     remedies_tasks = plan(remedies_grid, out / "remedies") if remedies else []
+    later = plan_beyond(out, quick=quick, dataset=dataset, run=beyond)
     n_workers = workers or default_workers()
-    ran = _run(chapter_tasks + remedies_tasks, executor=None, workers=n_workers,
+    ran = _run(chapter_tasks + remedies_tasks + later.tasks, executor=None, workers=n_workers,
                progress=progress, description="runs", offline=offline, on_plan=on_plan)  # fmt: skip
     records = collect(chapter_tasks)
     results: Results = {
@@ -265,6 +268,7 @@ def reproduce(
         paths += write_sweep(summary, out / "remedies")
         results["remedies"] = summary
         unfinished += _unfinished(remedies_records)
+    paths += later.finish(results, out, unfinished)  # OUT/modern, depth, chaos; results["beyond"]
     results["meta"]["elapsed_s"] = time.perf_counter() - start
     results = with_words(results)
     return Finished(results, paths + write_reproduction(results, out), unfinished)

@@ -42,6 +42,14 @@ from layerspeed.errors import plural
     is_flag=True,
     help="Only the book's experiments: skip the remedies sweep (activation x initializer).",
 )
+@click.option(
+    "--beyond",
+    is_flag=True,
+    help="Also the presets beyond the book, in the same pool of workers: modern (batch norm, "
+    "residual, LARS, ReLU + He, tanh at the edge of chaos; 1-2 hours, --quick about a minute), "
+    "depth (1 to 30 hidden layers) and chaos (the order-to-chaos line), into OUT/modern, "
+    "OUT/depth and OUT/chaos, with a section of the report.",
+)
 @dataset_option(
     default="mnist",
     help="Run the chapter's experiments on this data set and say whether each of the book's "
@@ -54,6 +62,7 @@ def reproduce(
     workers: int | None,
     quick: bool,
     no_remedies: bool,
+    beyond: bool,
     dataset: str,
     offline: bool,
 ) -> int:
@@ -82,7 +91,7 @@ def reproduce(
 
     finished = pipeline.reproduce(
         out, quick=quick, seeds=seeds, remedies=not no_remedies, workers=workers,
-        progress=progress, offline=offline, on_plan=on_plan, dataset=dataset,
+        progress=progress, offline=offline, on_plan=on_plan, dataset=dataset, beyond=beyond,
     )  # fmt: skip
     _print_summary(finished.summary)
     click.echo(
