@@ -27,6 +27,9 @@ def test_every_claims_words_are_the_tables() -> None:
     assert claim({"id": "initial.typical", "numbers": {"q_low": 0.25, "q_high": 0.75}}) == (
         f"{TABLE['initial.typical'].words} (inside the 25-75% band over seeds)"
     )
+    assert claim({"id": "initial.typical", "numbers": {"q_low": 0.6, "q_high": 0.9}}).endswith(
+        "(inside the 60-90% band over seeds)"
+    )
 
 
 def test_clip_percent() -> None:
@@ -37,6 +40,8 @@ def test_clip_percent() -> None:
     assert clip_percent(99.0, 101.0) == (99.0, 100.0, True)
     assert clip_percent(-0.5, 50.0) == (0.0, 50.0, True)
     assert clip_percent(100.5, 100.7) == (100.0, 100.0, True)
+    assert clip_percent(0.25, 0.5) == (0.25, 0.5, False)  # below 1%, not clipped
+    assert clip_percent(-3.0, -1.0) == (0.0, 0.0, True)
 
 
 def test_depth_typical_sentence() -> None:
