@@ -11,8 +11,9 @@ import pytest
 from layerspeed.chain.model import build_chain
 from layerspeed.errors import BadInput, DivergenceError
 from layerspeed.nn import Network, SGDConfig, sgd
-from layerspeed.nn.costs import get_cost
-from layerspeed.nn.init import get_initializer
+from layerspeed.nn.activations import ACTIVATIONS, get_activation
+from layerspeed.nn.costs import COSTS, get_cost
+from layerspeed.nn.init import INITIALIZERS, get_initializer
 from layerspeed.nn.network import backprop
 from layerspeed.nn.train import _check_finite, check_decay, divergence_hint, step
 
@@ -205,13 +206,16 @@ def test_network_file_messages(tmp_path) -> None:
 
 
 def test_unknown_names_list_the_choices() -> None:
-    with _raises(
-        "unknown initializer 'glorot'; choose one of: default, large, xavier_normal, "
-        "xavier_uniform, he, orthogonal"
-    ):
+    # Every choice, comma-separated, in the table's order (activations sorted by name).
+    with _exactly(f"unknown initializer 'glorot'; choose one of: {', '.join(INITIALIZERS)}"):
         get_initializer("glorot")
-    with _raises("unknown cost 'hinge'; choose one of: cross-entropy, quadratic, log-likelihood"):
+    assert "xavier_uniform, he, orthogonal" in ", ".join(INITIALIZERS)
+    with _exactly(f"unknown cost 'hinge'; choose one of: {', '.join(COSTS)}"):
         get_cost("hinge")
+    assert "cross-entropy, quadratic, log-likelihood" in ", ".join(COSTS)
+    with _exactly(f"unknown activation 'swish'; choose one of: {', '.join(sorted(ACTIVATIONS))}"):
+        get_activation("swish")
+    assert "relu, scaled_sigmoid, sigmoid" in ", ".join(sorted(ACTIVATIONS))
 
 
 # ---- the chain's command-line options -----------------------------------------------------------

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from layerspeed.nn import Network, SGDConfig, sgd
-from layerspeed.nn.activations import identity, identity_prime, leaky_relu_prime
+from layerspeed.nn.activations import identity, identity_prime, leaky_relu_prime, relu_prime
 from layerspeed.nn.costs import COSTS, softmax
 from layerspeed.nn.init import INITIALIZERS
 from layerspeed.nn.network import accuracy, backprop, forward, total_cost
@@ -111,7 +111,8 @@ def test_softmax_shifts_each_row_by_its_own_maximum() -> None:
 def test_leaky_relu_and_identity_keep_a_floating_dtype() -> None:
     z = np.array([-2.0, 0.0, 3.0])
     np.testing.assert_array_equal(leaky_relu_prime(z), [0.01, 0.01, 1.0])  # 0 counts as off
-    for fn in (leaky_relu_prime, identity, identity_prime):
+    np.testing.assert_array_equal(relu_prime(z), [0.0, 0.0, 1.0])
+    for fn in (relu_prime, leaky_relu_prime, identity, identity_prime):
         assert fn(z.astype(np.float32)).dtype == np.float32
         assert fn(z.astype(np.float16)).dtype == np.float32  # float16 is widened
         assert fn(np.array([-2, 0, 3])).dtype == np.float64  # integers become float64
