@@ -109,6 +109,34 @@ class TheoryPart(TypedDict):
     check: dict[str, Any]
 
 
+class PointTheory(TypedDict, total=False):
+    """A sweep point's ``"theory"`` (:func:`layerspeed.experiments.theory_check.point_theory`):
+    the pairs as :class:`TheoryRow`'s; ``measured`` and ``predicted`` their geometric means;
+    ``start``: "data" or "fixed point" (where the first hidden layer's q starts); where
+    ``applies`` is False, ``reason`` (a key of ``NO_THEORY``) and ``why`` (a sentence)."""
+
+    applies: bool
+    reason: str | None
+    why: str | None
+    start: str
+    input_second_moment: float | None
+    book_bound: float | None  # sigmoid only
+    tolerance: float
+    n_runs: int
+    n_left_out: int  # runs without finite, positive speeds at initialization
+    q: list[float]
+    chi: list[float]
+    pairs: list[dict[str, Any]]
+    measured: float | None
+    predicted: float | None
+    relative_error: float | None
+    within: bool | None
+    measured_per_example: float | None  # the same of the mean per-example norms
+    relative_error_per_example: float | None
+    within_per_example: bool | None
+    mean_field_factor: float | None
+
+
 class ModernRow(TypedDict):
     """One variant at one depth of the ``modern`` preset (:mod:`layerspeed.experiments.beyond`):
     spreads and accuracy as ``{"median", "mean", "ci_low", "ci_high", "n"}`` or None."""

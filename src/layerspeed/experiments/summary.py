@@ -4,8 +4,10 @@ Each run of a sweep records the speeds of its hidden layers before every epoch a
 last (:mod:`layerspeed.experiments.run`), and their :mod:`~layerspeed.experiments.instability`.
 :func:`summarize` gives, per grid point, the mean and 95% interval over seeds of the speed
 spread at initialization and in training, the flags' counts, the commonest flag (the point's
-verdict), the accuracy and the health numbers at initialization. The sentences that state
-the findings are :mod:`layerspeed.views.text.sweep`'s.
+verdict), the accuracy and the health numbers at initialization, and the mean-field theory
+beside the measured per-layer factors at initialization
+(:func:`layerspeed.experiments.theory_check.point_theory`). The sentences that state the
+findings are :mod:`layerspeed.views.text.sweep`'s.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from typing import Any
 import numpy as np
 
 from layerspeed import __version__, stats
+from layerspeed.experiments.datasets import Data
 from layerspeed.experiments.driver import RunRecord
 from layerspeed.experiments.grid import GridPoint, Study
-from layerspeed.experiments.schema import SCHEMA_VERSION
+from layerspeed.experiments.schema import SCHEMA_VERSION, PointTheory
+from layerspeed.experiments.theory_check import input_second_moment, point_theory
 from layerspeed.stats import DescriptionDict
 
 # Activations whose units can be dead (never active on the probe set).
@@ -44,7 +48,18 @@ def _mean_of_layers(results: Sequence[dict[str, Any]], key: str) -> float | None
     return float(np.mean(vals)) if vals else None
 
 
-def _point_summary(point: GridPoint, rows: Sequence[RunRecord]) -> dict[str, Any]:
+def _theory(point: GridPoint, ended: Sequence[dict[str, Any]], data: Data | None) -> PointTheory:
+    """The mean-field theory beside the point's speeds at initialization (epoch 0's probe)."""
+    # Epoch 0's reading: the first of "epochs", or the final probe where epoch 1 diverged.
+    initial = [m for m in map(_initial_probe, ended) if m.get("epoch") == 0]
+    c = point.config
+    m2 = input_second_moment(c, data) if data is not None and c.dataset in data else None
+    return point_theory(c, point.label, initial, m2)
+
+
+def _point_summary(
+    point: GridPoint, rows: Sequence[RunRecord], data: Data | None = None
+) -> dict[str, Any]:
     counts = {s: sum(r.status == s for r in rows) for s in ("done", "diverged", "failed")}
     counts["missing"] = len(rows) - sum(counts.values())
     ended = [r.result for r in rows if r.result is not None]
@@ -91,11 +106,18 @@ def _point_summary(point: GridPoint, rows: Sequence[RunRecord]) -> dict[str, Any
         "saturated_share": _mean_of_layers(ended, "saturated_share"),
         "dead_share": dead,
         "update_ratio": _mean_of_layers(ended, "update_ratio"),
+        "theory": _theory(point, ended, data),
     }
 
 
-def summarize(study: Study, rows: Sequence[RunRecord]) -> dict[str, Any]:
+def summarize(
+    study: Study, rows: Sequence[RunRecord], *, data: Data | None = None
+) -> dict[str, Any]:
     """Sum the runs up per grid point (mean and 95% CI over seeds) and state the findings.
+
+    ``data`` (the images the runs read, :func:`layerspeed.experiments.datasets.load_data`)
+    gives the theory the probe images' mean square, where the first hidden layer's q starts;
+    without it the first hidden layer is taken to sit at the fixed point q*.
 
     Structure::
 
@@ -109,14 +131,16 @@ def summarize(study: Study, rows: Sequence[RunRecord]) -> dict[str, Any]:
                      "verdict": the commonest training flag ("mixed" on a tie), or
                                 "diverged" (at least half the seeds),
                      "accuracy": Description (percent) | None,
-                     "saturated_share", "dead_share", "update_ratio": at init, mean of layers}]}
+                     "saturated_share", "dead_share", "update_ratio": at init, mean of layers,
+                     "theory": the mean-field prediction beside the measured per-layer
+                               factors at initialization (theory_check.point_theory)}]}
 
     The sentences of ``"findings"`` are added by :func:`layerspeed.views.text.sweep.findings`.
     """
     by_label: dict[str, list[RunRecord]] = {}
     for r in rows:
         by_label.setdefault(r.task.label, []).append(r)
-    points = [_point_summary(p, by_label.get(p.label, [])) for p in study.points()]
+    points = [_point_summary(p, by_label.get(p.label, []), data) for p in study.points()]
     statuses = [r.status for r in rows]
     runs = {s: statuses.count(s) for s in ("done", "diverged", "failed")}
     problems = [

@@ -27,8 +27,15 @@ from layerspeed.experiments.config import RunConfig
 from layerspeed.experiments.datasets import Data, floats
 from layerspeed.experiments.driver import RunRecord
 from layerspeed.experiments.grid import Study
-from layerspeed.experiments.schema import TheoryPart, TheoryRow
-from layerspeed.theory import BOOK_BOUND, CHAPTER_WIDTH, mean_field, network_prediction
+from layerspeed.experiments.schema import PointTheory, TheoryPart, TheoryRow
+from layerspeed.theory import (
+    BOOK_BOUND,
+    CHAPTER_WIDTH,
+    Q_DIVERGED,
+    init_variances,
+    mean_field,
+    network_prediction,
+)
 
 TOLERANCE = 0.15  # the issue's: the prediction within 15% of the measured median
 
@@ -154,6 +161,142 @@ def check(rows: Sequence[TheoryRow]) -> dict[str, Any]:
         "first_pair_within": all(p["within"] for p in first) if first else None,
         "tolerance": TOLERANCE,
     }
+
+
+# ---- the theory beside one sweep point ------------------------------------------------------
+
+# Where the mean-field theory of the plain network says nothing of a point, and why.
+NO_THEORY = {
+    "batch norm": "batch norm rescales every hidden layer's pre-activations by the mini-batch's "
+    "own statistics, so the plain network's q map and chi do not describe it",
+    "residual": "a skip connection adds each hidden layer's input to its output, so the "
+    "gradient does not pass through chi alone at each layer",
+    "one hidden layer": "one hidden layer has no pair of neighbouring hidden layers to compare",
+    "no measurement": "no run of this point measured its hidden layers' speeds at "
+    "initialization (finite and above 0)",
+}
+
+
+def no_theory(config: RunConfig) -> str | None:
+    """The key of :data:`NO_THEORY` that keeps the theory off ``config``'s network, or None."""
+    if config.norm == "batch":
+        return "batch norm"
+    if config.residual:
+        return "residual"
+    if config.hidden_layers < 2:
+        return "one hidden layer"
+    return None
+
+
+def fixed_point_moment(config: RunConfig) -> float:
+    """The input mean square that starts the first hidden layer at the fixed point q*.
+
+    Where the data's own mean square is not known, the first hidden layer is taken to sit at
+    q* like the others: ``sigma_w^2 m2 + sigma_b^2 = q*`` for the first layer's variances (q*
+    of the hidden layers' width; a q* that grows without bound is read at the q map's cap).
+    """
+    sizes = config.sizes
+    v = init_variances(config.init, sizes[0], sizes[1], gain=config.gain,
+                       bias_gain=_bias_gain(config))  # fmt: skip
+    field = mean_field(config.activation, config.init, gain=config.gain,
+                       bias_gain=_bias_gain(config), width=sizes[1])  # fmt: skip
+    q = field.q_star if field.q_star is not None else Q_DIVERGED
+    return max(0.0, (q - v.sigma_b2) / v.sigma_w2) if v.sigma_w2 > 0 else 0.0
+
+
+def _finite(x: float | None) -> float | None:
+    return x if x is not None and math.isfinite(x) else None
+
+
+def _geomean(values: Sequence[float | None]) -> float | None:
+    """The geometric mean over the pairs; None unless every pair has a positive number."""
+    if not values or any(v is None or not v > 0 or not math.isfinite(v) for v in values):
+        return None
+    return stats.geometric_mean([float(v) for v in values if v is not None])
+
+
+def point_theory(
+    config: RunConfig,
+    label: str,
+    readings: Sequence[Mapping[str, Any]],
+    input_second_moment: float | None,
+) -> PointTheory:
+    """The theory beside one sweep point: :func:`theory_row` on the initial probe readings
+    (``layer_speeds``, ``mean_example_norms``) of its runs.
+
+    The first hidden layer starts from ``input_second_moment`` (the data's, see
+    :func:`input_second_moment`); None starts it at the fixed point (:func:`fixed_point_moment`)
+    and ``"start"`` says so. Besides the pairs: ``measured`` and ``predicted``, the geometric
+    means over the pairs of the measured medians and of the predictions (the typical per-layer
+    factor from the first hidden layer to the last), their ``relative_error`` and whether it is
+    ``within`` :data:`TOLERANCE`; the same of the mean per-example norms (``*_per_example``,
+    the theory's own quantity); ``mean_field_factor``, the deep layers' factor at q*; the
+    book's bound for sigmoid only (its ``|w sigma'| < 1/4`` is the sigmoid's). Where the theory
+    does not apply, ``applies`` is False and ``why`` says why (``reason``: a key of
+    :data:`NO_THEORY`).
+    """
+    h = config.hidden_layers
+    sigmoid = config.activation == "sigmoid"
+    out: PointTheory = {
+        "applies": False,
+        "reason": None,
+        "why": None,
+        "start": "data" if input_second_moment is not None else "fixed point",
+        "input_second_moment": input_second_moment,
+        "book_bound": BOOK_BOUND if sigmoid else None,
+        "tolerance": TOLERANCE,
+        "n_runs": 0,
+        "n_left_out": 0,
+        "pairs": [],
+        "measured": None,
+        "predicted": None,
+        "relative_error": None,
+        "within": None,
+        "mean_field_factor": None,
+        "measured_per_example": None,
+        "relative_error_per_example": None,
+        "within_per_example": None,
+    }
+    reason = no_theory(config)
+    if reason is None:
+        out["mean_field_factor"] = mean_field(
+            config.activation, config.init, gain=config.gain, bias_gain=_bias_gain(config),
+            width=config.sizes[1],
+        ).factor  # fmt: skip
+
+    def usable(m: Mapping[str, Any]) -> bool:
+        got = [m.get("layer_speeds") or [], m.get("mean_example_norms") or []]
+        return all(len(a) == h and all(math.isfinite(x) and x > 0 for x in a) for a in got)
+
+    kept = [m for m in readings if usable(m)]
+    out["n_runs"], out["n_left_out"] = len(kept), len(readings) - len(kept)
+    if reason is None and not kept:
+        reason = "no measurement"
+    if reason is not None:
+        if kept and h >= 2:  # measured all the same, beside no prediction
+            s = np.array([m["layer_speeds"] for m in kept], dtype=np.float64)
+            out["measured"] = _geomean(stats.quantile_band(s[:, 1:] / s[:, :-1]).median)
+        out["reason"], out["why"] = reason, NO_THEORY[reason]
+        return out
+    m2 = input_second_moment if input_second_moment is not None else fixed_point_moment(config)
+    speeds = np.array([m["layer_speeds"] for m in kept], dtype=np.float64)
+    examples = np.array([m["mean_example_norms"] for m in kept], dtype=np.float64)
+    row = theory_row(config, label, speeds, examples, m2)
+    for p in row["pairs"]:
+        if not sigmoid:
+            p["book_bound"] = p["above_book_bound"] = None
+    measured = _geomean([p["measured"]["median"] for p in row["pairs"]])
+    predicted = _geomean([p["predicted"] for p in row["pairs"]])
+    err = (predicted - measured) / measured if measured and predicted is not None else None
+    out["applies"], out["q"], out["chi"], out["pairs"] = True, row["q"], row["chi"], row["pairs"]
+    out["measured"], out["predicted"], out["relative_error"] = measured, predicted, _finite(err)
+    out["within"] = err is not None and abs(err) <= TOLERANCE
+    # The theory's own quantity: one example's gradient, not the mean over the probe images.
+    example = _geomean([p["measured_per_example"]["median"] for p in row["pairs"]])
+    err = (predicted - example) / example if example and predicted is not None else None
+    out["measured_per_example"], out["relative_error_per_example"] = example, _finite(err)
+    out["within_per_example"] = err is not None and abs(err) <= TOLERANCE
+    return out
 
 
 # ---- the order-to-chaos line -------------------------------------------------------------------

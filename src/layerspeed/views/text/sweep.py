@@ -114,7 +114,133 @@ def findings(summary: Mapping[str, Any]) -> list[str]:
                 f"(negative: the more unequal the layers' speeds, the lower the accuracy)."
             )
     out.extend(_scaled_sigmoid_findings(points))
+    out.extend(theory_findings(points))
     return out
+
+
+# ---- the mean-field theory beside each point ---------------------------------------------------
+
+_SHORT = 6  # names listed before "and N more" (the table has every point)
+
+
+def _named(items: Sequence[str]) -> str:
+    if len(items) <= _SHORT:
+        return ", ".join(items)
+    return ", ".join(items[:_SHORT]) + f" and {len(items) - _SHORT} more"
+
+
+def _start_words(points: Sequence[Mapping[str, Any]]) -> str:
+    """Where the q map starts at the first hidden layer, as the points' theory says."""
+    if {p["theory"]["start"] for p in points} == {"data"}:
+        m2 = sorted({p["theory"]["input_second_moment"] for p in points})
+        return "the first hidden layer's q from the probe images' mean square " + (
+            f"{m2[0]:.3g}" if len(m2) == 1 else f"{m2[0]:.3g} to {m2[-1]:.3g}"
+        )
+    return (
+        "the first hidden layer put at the fixed point q* like the others, as the summary "
+        "was not handed the data and so not the pixels' own mean square"
+    )
+
+
+def _abs_or_inf(x: float | None) -> float:
+    return math.inf if x is None else abs(x)
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:+.0f}%"
+
+
+def _point_words(p: Mapping[str, Any]) -> str:
+    """``label (measured 4.58, predicted 4.88, +7%)``, and for a miss what does hold."""
+    t = p["theory"]
+    if t["relative_error"] is None:
+        return f"{p['label']} (no factor to compare)"
+    extra = ""
+    if not t["within"]:
+        later = [q["within"] for q in t["pairs"] if not q["includes_first"]]
+        if t.get("within_per_example"):
+            extra = f"; per example {_pct(t['relative_error_per_example'])}"
+        elif later and all(later):
+            extra = "; every pair but the first hidden layer's within"
+    return (
+        f"{p['label']} (measured {_f(t['measured'])}, predicted {_f(t['predicted'])}, "
+        f"{_pct(t['relative_error'])}{extra})"
+    )
+
+
+def theory_findings(points: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Where the mean-field per-layer factor holds within the tolerance, where not and why,
+    and where it says nothing; the book's bound for the sigmoid points. Points summed up by
+    an older layerspeed (no ``"theory"``) are left out."""
+    with_theory = [p for p in points if p.get("theory")]
+    applied = [p for p in with_theory if p["theory"]["applies"]]
+    out: list[str] = []
+    if applied:
+        tol = 100 * applied[0]["theory"]["tolerance"]
+        hold = sorted(
+            (p for p in applied if p["theory"]["within"]),
+            key=lambda p: abs(p["theory"]["relative_error"]),
+        )
+        miss = sorted(
+            (p for p in applied if not p["theory"]["within"]),
+            key=lambda p: -_abs_or_inf(p["theory"]["relative_error"]),
+        )
+        words = (
+            "The mean-field theory's per-layer factor speed^{l+1}/speed^l at initialization "
+            "(the geometric mean over the pairs of neighbouring hidden layers of the median "
+            f"over seeds; {_start_words(applied)}) holds within {tol:.0f}% at "
+            f"{len(hold)} of {plural(len(applied), 'grid point')} it applies to"
+        )
+        words += f": {_named([_point_words(p) for p in hold])}." if hold else "."
+        if miss:
+            words += f" It misses at {len(miss)}: {_named([_point_words(p) for p in miss])}."
+        out.append(words)
+        by_example = [p["label"] for p in miss if p["theory"].get("within_per_example")]
+        if by_example:
+            out.append(
+                f"Of the {plural(len(miss), 'miss', 'misses')}, {len(by_example)} hold within "
+                f"{tol:.0f}% on the mean per-example gradient norms, the quantity the theory "
+                "speaks of (one example's gradient): there the book's speed, the norm of the "
+                "gradient averaged over the probe images, is not what is predicted, as the "
+                f"examples' gradients cancel unequally from layer to layer ({_named(by_example)})."
+            )
+    none = [p for p in with_theory if not p["theory"]["applies"]]
+    if none:
+        by_why: dict[str, list[str]] = {}
+        for p in none:
+            by_why.setdefault(p["theory"]["why"], []).append(p["label"])
+        out.append(
+            "No prediction at "
+            + "; ".join(f"{_named(labels)}: {why}" for why, labels in by_why.items())
+            + "."
+        )
+    sig = [p for p in applied if p["theory"]["book_bound"] and p["theory"]["measured"]]
+    if sig:
+        bound = sig[0]["theory"]["book_bound"]
+        above = [p["label"] for p in sig if p["theory"]["measured"] >= bound]
+        out.append(
+            f"The book's bound, each layer back at least {bound:g}x slower from "
+            f"|w sigma'| < 1/4 (sigmoid only): the measured factor reaches it at "
+            f"{len(above)} of {plural(len(sig), 'sigmoid grid point')}"
+            + (f" ({_named(above)})" if above else "")
+            + "."
+        )
+    return out
+
+
+def _f(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3g}"
+
+
+def _theory_cells(p: Mapping[str, Any]) -> tuple[str, str]:
+    """The table's "measured factor (median)" and "predicted" cells of a point."""
+    t = p.get("theory")
+    if not t:
+        return "-", "-"
+    if not t["applies"]:
+        return _f(t["measured"]), f"none ({t['reason']})"
+    err = "" if t["relative_error"] is None else f" ({_pct(t['relative_error'])})"
+    return _f(t["measured"]), _f(t["predicted"]) + err
 
 
 def _scaled_sigmoid_findings(points: Sequence[dict[str, Any]]) -> list[str]:
@@ -181,25 +307,31 @@ def sweep_markdown(summary: Mapping[str, Any]) -> str:
         "(> 10x faster), balanced. Numbers are means over seeds with 95% t intervals. "
         "Saturated: the share of (example, unit) pairs whose derivative is below 1% of its "
         "maximum (for relu, the inactive ones, z <= 0); dead: relu units inactive on every "
-        "probe image.",
+        "probe image. Measured factor: speed^{l+1}/speed^l at initialization, the median "
+        "over seeds for each pair of neighbouring hidden layers, then the geometric mean over "
+        "the pairs (the typical factor from the first hidden layer to the last); predicted: "
+        "the mean-field theory's for the same pairs, likewise, with its relative error "
+        "(summary.json has every pair, its 10-90% band and the book's bound).",
         "",
     ]
     lines += [f"- {f}" for f in summary["findings"]]
     lines += [
         "",
         "| grid point | runs (done/diverged/failed) | spread at init | spread in training | "
-        "flags in training (v/b/e) | accuracy % | saturated at init | dead at init |",
-        "|---|---|---|---|---|---|---|---|",
+        "flags in training (v/b/e) | accuracy % | saturated at init | dead at init "
+        "| measured factor (median) | predicted |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for p in summary["points"]:
         st = p["status"]
         ft = p["flags_training"]
-
+        measured, predicted = _theory_cells(p)
         lines.append(
             f"| {p['label']} | {st['done']}/{st['diverged']}/{st['failed']} "
             f"| {_ci(p['spread_initial'])} | {_ci(p['spread_training'])} "
             f"| {p['verdict']} ({ft['vanishing']}/{ft['balanced']}/{ft['exploding']}) "
-            f"| {_ci(p['accuracy'])} | {_share(p['saturated_share'])} | {_share(p['dead_share'])} |"
+            f"| {_ci(p['accuracy'])} | {_share(p['saturated_share'])} | {_share(p['dead_share'])} "
+            f"| {measured} | {predicted} |"
         )
     problems = runs["problems"]
     if problems:
