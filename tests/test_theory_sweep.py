@@ -216,6 +216,7 @@ def test_summarize_gives_every_point_its_theory_from_the_datas_mean_square() -> 
 def test_the_sweep_markdown_has_the_theory_columns_and_the_findings_say_where_it_holds() -> None:
     summary = _summary({"synthetic": DataSet.synthetic(200, 10)})
     md = sweep_markdown(summary)
+    assert "4 grid points x 3 seeds = 12 runs: 12 done, 0 diverged" in md
     header = next(line for line in md.splitlines() if line.startswith("| grid point"))
     assert header.endswith("| measured factor (median) | predicted |")
     rows = {line.split(" | ")[0][2:]: line for line in md.splitlines() if line.startswith("| ")}

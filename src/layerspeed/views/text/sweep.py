@@ -296,8 +296,8 @@ def sweep_markdown(summary: Mapping[str, Any]) -> str:
         f"## Sweep `{summary['name']}`",
         "",
         f"{plural(len(summary['points']), 'grid point')} x {plural(len(cfg['seeds']), 'seed')} = "
-        f"{plural(runs['total'], 'run')}"
-        f"runs: {runs['done']} done, {runs['diverged']} diverged, {runs['failed']} failed, "
+        f"{plural(runs['total'], 'run')}: "
+        f"{runs['done']} done, {runs['diverged']} diverged, {runs['failed']} failed, "
         f"{runs['missing']} not run. Fixed: "
         + (", ".join(f"{k}={v}" for k, v in cfg["base"].items()) or "the defaults")
         + ".",
