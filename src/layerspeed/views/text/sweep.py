@@ -137,8 +137,8 @@ def _start_words(points: Sequence[Mapping[str, Any]]) -> str:
             f"{m2[0]:.3g}" if len(m2) == 1 else f"{m2[0]:.3g} to {m2[-1]:.3g}"
         )
     return (
-        "the first hidden layer put at the fixed point q* like the others, as the summary "
-        "was not handed the data and so not the pixels' own mean square"
+        "the first hidden layer put at the fixed point q* like the others: the summary had "
+        "no images to read the pixels' own mean square from"
     )
 
 
