@@ -588,3 +588,27 @@ def test_stale_temporary_files_are_removed_from_the_run_folders(tmp_path: Path) 
     assert [o.task.run_dir for o in outcomes] == [str(again.path)]
     assert not old.exists() and not half.exists()
     assert fresh.exists() and other.exists()
+
+
+def test_a_run_folder_written_before_the_remedy_keys_still_counts_as_done(tmp_path: Path) -> None:
+    """config.json files written before norm, residual, layer_lr, clip and bias_gain existed
+    describe the same run as today's defaults: a rerun must not redo them."""
+    from layerspeed.experiments.config import REMEDY_DEFAULTS
+
+    grid = parse_grid(
+        {"name": "s", "seeds": [0, 1], "base": SYNTHETIC | {"width": 4}, "grid": {"depth": [2]}}
+    )  # fmt: skip
+    tasks = plan(grid, tmp_path)
+    run_tasks(tasks, executor=SerialExecutor())
+    assert pending(tasks) == []
+    paths = [Path(t.run_dir) / "config.json" for t in tasks]
+    for path in paths:
+        stored = json.loads(path.read_text())
+        for key in REMEDY_DEFAULTS:
+            del stored["config"][key]
+        path.write_text(json.dumps(stored))
+    assert pending(plan(grid, tmp_path)) == []
+    # ... but a stored config that differs in one of those keys is another run.
+    stored["config"]["bias_gain"] = 0.5
+    paths[-1].write_text(json.dumps(stored))
+    assert [t.seed for t in pending(plan(grid, tmp_path))] == [1]

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from layerspeed.experiments.config import RunConfig
+from layerspeed.experiments.config import REMEDY_DEFAULTS, RunConfig
 from layerspeed.experiments.datasets import Data, load_data
 from layerspeed.experiments.grid import Grid
 from layerspeed.experiments.run import train_run
@@ -158,6 +158,13 @@ def collect(tasks: Sequence[Task]) -> list[RunRecord]:
     return out
 
 
+def stored_config(data: dict[str, Any]) -> dict[str, Any]:
+    """A ``config.json``'s config as this version writes it: the keys added since the folder
+    was written (the remedies and ``bias_gain``) take their defaults, which compute what a
+    config without them computed, so the run still counts as done."""
+    return {**REMEDY_DEFAULTS, **data}
+
+
 def _ended(task: Task, status: Any) -> tuple[dict[str, Any] | None, str | None, bool]:
     """``(result, why, same_config)`` of the task's folder, given its status: the result of an
     ended run with this config and seed (else None), and why its result file is not trusted."""
@@ -167,7 +174,8 @@ def _ended(task: Task, status: Any) -> tuple[dict[str, Any] | None, str | None, 
     stored = run.config
     if not (
         isinstance(stored, dict)
-        and stored.get("config") == task.config.to_dict()
+        and isinstance(stored.get("config"), dict)
+        and stored_config(stored["config"]) == task.config.to_dict()
         and stored.get("seed") == task.seed
     ):
         return None, None, False
