@@ -309,6 +309,17 @@ def test_the_presets_plan_quick_and_on_the_data_set_asked_for(tmp_path):
     assert plan_beyond(tmp_path, quick=True, dataset="mnist", run=False).tasks == []
 
 
+def test_a_preset_folder_that_is_a_file_is_refused_before_any_run(tmp_path):
+    from layerspeed import pipeline
+    from layerspeed.errors import BadInput
+
+    (tmp_path / "chaos").write_text("not a folder")
+    with pytest.raises(BadInput, match=r"chaos.* is a file, not a folder"):
+        pipeline.reproduce(tmp_path, quick=True, beyond=True, dataset="synthetic", workers=1)
+    assert not (tmp_path / "runs").exists()  # no chapter run started
+    assert (tmp_path / "chaos").read_text() == "not a folder"
+
+
 def test_reproduce_beyond_quick_end_to_end(tmp_path):
     """The whole job on the synthetic set (no download): the three presets in the same pool
     as the chapter's runs, their sweep folders, results["beyond"], summary.md and the page."""

@@ -518,3 +518,20 @@ def test_a_probe_whose_loop_raised_is_read_with_what_it_recorded(tmp_path: Path)
     assert json.loads((tmp_path / "broken" / "status.json").read_text())["status"] == "failed"
     steps = {r["step"] for r in tidy(tmp_path / "broken").rows() if r["metric"] == "layer_speeds"}
     assert steps == {r["step"] for r in probe.history} == {0, 1}
+
+
+def test_an_output_that_is_one_of_the_exported_files_is_refused(
+    sweep_dir: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    source = tmp_path / "sweep"
+    shutil.copytree(sweep_dir, source)
+    result = next(source.rglob("result.json"))
+    before = result.read_bytes()
+    assert main(["export", str(source), "--csv", str(result)]) == 2
+    assert main(["export", str(source), "--csv", str(source / "summary.json")]) == 2
+    assert result.read_bytes() == before
+    # a new file inside the folder is not an input: that is allowed
+    assert main(["export", str(source), "--csv", str(source / "table.csv")]) == 0
+    assert (source / "table.csv").read_text().startswith("run,")

@@ -20,7 +20,7 @@ from layerspeed.experiments.beyond import beyond_part, seed_ratios
 from layerspeed.experiments.datasets import with_dataset
 from layerspeed.experiments.driver import STALE_AFTER_S, RunRecord, Task, collect, plan
 from layerspeed.experiments.grid import Grid, load_preset
-from layerspeed.store import remove_stale_temporaries
+from layerspeed.store import check_writable, remove_stale_temporaries
 
 PRESETS = ("modern", "depth", "chaos")
 
@@ -75,11 +75,13 @@ def beyond_grids(*, quick: bool, dataset: str | None) -> dict[str, Grid]:
 
 
 def plan_beyond(out: Path, *, quick: bool, dataset: str | None, run: bool = True) -> Later:
-    """The presets' runs under ``out/<preset>`` (nothing where ``run`` is False), with what
-    killed writers left in those folders removed first."""
+    """The presets' runs under ``out/<preset>`` (nothing where ``run`` is False), each folder
+    proved writable and cleared of what killed writers left in it first."""
     if not run:
         return Later()
     grids = beyond_grids(quick=quick, dataset=dataset)
+    for name in grids:  # before any run starts, not when the first of its runs does
+        check_writable(out / name, folder=True, label=f"--out {out.name}/{name}")
     before = time.time() - STALE_AFTER_S
     for name in grids:
         for folder in (out / name, out / name / "figures"):

@@ -99,6 +99,20 @@ def _needs(module: str, message: str) -> None:
         raise BadInput(message) from None
 
 
+def _not_an_input(out: str | os.PathLike[str], source: str | os.PathLike[str], label: str) -> None:
+    """Refuse an output that would replace what is exported: the source file, or a JSON file
+    (a run's config, status or result, a summary) inside the source folder."""
+    if str(out) == "-":
+        return
+    target, root = Path(os.path.realpath(out)), Path(os.path.realpath(source))
+    inside = target == root or root in target.parents
+    if inside and (target == root or (target.suffix == ".json" and target.exists())):
+        raise BadInput(
+            f"{label} {out} is one of the files being exported from {source}; "
+            "give a file outside it, or a new name"
+        )
+
+
 def export(
     path: str | os.PathLike[str],
     *,
@@ -124,6 +138,7 @@ def export(
     runs = find_runs(path)  # reads only: a bad folder is refused before anything is made
     for label, out in (("--csv", csv_path), ("--parquet", parquet_path)):
         if out is not None:
+            _not_an_input(out, path, label)
             check_writable(out, label=label)
     if logdir is not None:
         check_writable(logdir, folder=True, label="--tensorboard")
