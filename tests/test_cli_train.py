@@ -71,6 +71,42 @@ def test_train_from_a_saved_network_records_where_it_started(tmp_path):
     assert data["config"]["n_train"] == 300 and len(data["epochs"]) == 1
 
 
+@pytest.mark.parametrize(
+    ("remedies", "sizes"),
+    [({"norm": "batch"}, (784, 12, 12, 10)), ({"residual": True}, (784, 12, 12, 12, 10))],
+)
+def test_train_and_speeds_load_a_batch_norm_or_residual_network(tmp_path, capsys, remedies, sizes):
+    start, history, saved = tmp_path / "start.json", tmp_path / "h.json", tmp_path / "end.json"
+    Network.create(sizes, rng=4, **remedies).save(start)
+    args = ["train", "--load", str(start), "--epochs", "1", "--n-train", "100", "--offline"]
+    assert main([*args, "--history", str(history), "--save", str(saved)]) == 0
+    config = RunConfig.from_dict(json.loads(history.read_text())["config"])
+    # The run carries the saved network's remedies; the trained network keeps them.
+    assert {k: getattr(config, k) for k in remedies} == remedies
+    end = Network.load(saved)
+    assert {k: getattr(end, k) for k in remedies} == remedies and end.sizes == sizes
+    capsys.readouterr()
+    assert main(["speeds", "--load", str(saved), "--n-probe", "50", "--json", "--offline"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["source"] == str(saved) and len(data["layer_speeds"]) == len(sizes) - 2
+    assert all(np.isfinite(data["layer_speeds"]))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "--epochs", "1", "--n-train", "21"], "n_train 20 or 22"),
+        (["speeds", "--n-probe", "1"], "give n_probe >= 2"),
+    ],
+)
+def test_a_batch_of_one_for_a_loaded_batch_norm_network_is_refused(tmp_path, capsys, args, message):
+    start = tmp_path / "start.json"
+    Network.create((784, 12, 12, 10), rng=4, norm="batch").save(start)
+    assert main([*args, "--load", str(start), "--offline"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
 def test_track_speeds_records_the_initial_network_first(tmp_path):
     history = tmp_path / "h.json"
     args = [

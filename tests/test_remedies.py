@@ -260,6 +260,10 @@ def test_bias_gain_scales_the_initial_biases_and_leaves_the_default_alone() -> N
         ({"clip": -1.0}, "number >= 0"),
         ({"bias_gain": float("nan")}, "number >= 0"),
         ({"norm": "batch", "mini_batch_size": 1}, "mini_batch_size >= 2"),
+        ({"norm": "batch", "n_train": 1}, "n_train >= 2"),
+        ({"norm": "batch", "n_train": 21}, "last mini-batch of 1 example.*n_train 20 or 22"),
+        ({"norm": "batch", "n_train": 9, "mini_batch_size": 4}, "n_train 8 or 10"),
+        ({"norm": "batch", "n_probe": 1, "record": ("speeds",)}, "give n_probe >= 2"),
         ({"residual": True, "sizes": (784, 30, 10)}, "no hidden layer as wide"),
         ({"norm": "batch", "engine": "fast"}, "engine fast has no norm"),
     ],
@@ -269,6 +273,28 @@ def test_config_refuses_bad_remedies_in_one_line(fields: dict, words: str) -> No
     with pytest.raises(BadInput, match=words) as e:
         RunConfig(**args)
     assert "\n" not in str(e.value)
+
+
+def test_batch_norm_accepts_batches_of_two_or_more_and_an_untrained_net() -> None:
+    for fields in (
+        {"n_train": 22},  # a last mini-batch of 2
+        {"n_train": 21, "mini_batch_size": 21},  # full-batch
+        {"n_train": 21, "epochs": 0, "n_probe": 21, "record": ("speeds",)},  # only the probe
+        {"n_train": 21, "norm": "none"},  # the book's network has no batch statistics
+    ):
+        RunConfig(**{"sizes": hidden_sizes(2, 8), "norm": "batch", **fields})
+
+
+def test_a_batch_of_one_leaves_the_running_averages_alone() -> None:
+    r = np.random.default_rng(6)
+    x, y = r.standard_normal((2, 6)), np.eye(3)[[0, 2]]
+    net = _net("batch", False)
+    before = [a.copy() for a in net.running_means + net.running_vars]
+    train_step(net, backprop(net, x[:1], y[:1]), eta=0.1, lmbda=0.0, n=2, m=1)
+    for a, b in zip(net.running_means + net.running_vars, before, strict=True):
+        assert np.array_equal(a, b)
+    train_step(net, backprop(net, x, y), eta=0.1, lmbda=0.0, n=2, m=2)  # two examples move them
+    assert not np.allclose(net.running_vars[0], before[len(before) // 2])
 
 
 def test_config_round_trips_the_remedies() -> None:
@@ -293,6 +319,36 @@ def test_a_trained_batch_norm_network_saves_and_loads_every_parameter(tmp_path) 
     x = np.random.default_rng(0).random((4, 784))
     assert np.array_equal(feedforward(net, x), feedforward(back, x))
     assert "norm" not in make_network(RunConfig(hidden_sizes(1, 5)), 0).to_dict()  # the book's
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"running_vars": [[-1.0] * 5, [1.0] * 5, [1.0] * 5]}, "hidden layer 1 holds -1.0"),
+        ({"running_vars": [[1.0] * 5, [1.0] * 4 + [-0.5], [1.0] * 5]}, "layer 2 holds -0.5"),
+        ({"running_vars": [[1.0] * 5, [1.0] * 5, [1.0] * 4 + ["NaN"]]}, "NaN or infinite"),
+        ({"running_vars": [[1.0] * 5, [1.0] * 5, ["Infinity"] * 5]}, "NaN or infinite"),
+        ({"running_means": [[0.0] * 5, [0.0] * 5]}, "running_means must be one vector"),
+        ({"gammas": [[1.0] * 5, [1.0] * 4, [1.0] * 5]}, "gammas must be one vector"),
+    ],
+)
+def test_a_saved_batch_norm_net_with_bad_statistics_is_refused_naming_the_file(
+    tmp_path, change: dict, words: str
+) -> None:
+    data = {**_net("batch", False).to_dict(), **change}
+    path = tmp_path / "bad.json"
+    # NaN and Infinity as Python's json writes them; the strings above stand for them.
+    path.write_text(json.dumps(data).replace('"NaN"', "NaN").replace('"Infinity"', "Infinity"))
+    with pytest.raises(BadInput, match=words) as e:
+        Network.load(path)
+    assert str(e.value).startswith(f"{path}: ") and "\n" not in str(e.value)
+
+
+def test_a_network_made_with_an_infinite_running_variance_is_refused() -> None:
+    net = _net("batch", False)
+    with pytest.raises(BadInput, match="layer 3 holds inf; a variance is a finite number >= 0"):
+        Network(net.sizes, net.weights, net.biases, norm="batch",
+                running_vars=[np.ones(5), np.ones(5), np.full(5, np.inf)])  # fmt: skip
 
 
 # ---- presets -------------------------------------------------------------------------------

@@ -337,8 +337,8 @@ def network_speeds(
         init=init,
         activation=net.activation if net is not None else activation,
         cost=net.cost if net is not None else cost,
-        epochs=0, n_train=n_probe, n_probe=n_probe, record=("speeds", "neurons"),
-        dataset=dataset,
+        epochs=0, n_train=n_probe, n_probe=n_probe, record=("speeds", "neurons"), dataset=dataset,
+        norm=net.norm if net is not None else "none", residual=net is not None and net.residual,
     )  # fmt: skip
     result = train_run(config, seed, load_data([config], offline=offline), net=net)
     return {

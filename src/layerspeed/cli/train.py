@@ -133,6 +133,9 @@ def train(
         dtype=dtype,
         engine=engine,
         dataset=dataset,
+        # A saved network brings its remedies, as it brings its activation and cost.
+        norm=loaded.norm if loaded is not None else "none",
+        residual=loaded is not None and loaded.residual,
     )
     check_run(config, f"training {list(config.sizes)} on {n} images")
     # With an output on stdout, the words go to stderr, so that stdout is the JSON alone.

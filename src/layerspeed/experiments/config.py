@@ -82,11 +82,8 @@ class RunConfig:
         self._check_remedies()
 
     def _check_remedies(self) -> None:
-        if self.norm == "batch" and min(self.mini_batch_size, self.n_train) < 2:
-            raise BadInput(
-                "norm batch needs mini-batches of at least 2 examples to take statistics over; "
-                "give mini_batch_size >= 2"
-            )
+        if self.norm == "batch":
+            self._check_batch_norm()
         if self.residual and not any(skips(self.sizes, True)):
             raise BadInput(
                 f"residual: {self.label} has no hidden layer as wide as its input; give at "
@@ -95,6 +92,28 @@ class RunConfig:
         if self.engine == "fast" and self.remedies():
             raise BadInput(
                 f"engine fast has no {', '.join(self.remedies())}; give engine auto or numpy"
+            )
+
+    def _check_batch_norm(self) -> None:
+        """Batch norm takes statistics over a batch: one example has none (its variance is
+        0, so every hidden weight's gradient is 0), and PyTorch refuses it too."""
+        m, n = self.mini_batch_size, self.n_train
+        if self.epochs and min(m, n) < 2:
+            raise BadInput(
+                "norm batch needs mini-batches of at least 2 examples to take statistics over; "
+                "give mini_batch_size >= 2 and n_train >= 2"
+            )
+        if self.epochs and m < n and n % m == 1:
+            fits = " or ".join(str(k) for k in (n - 1, n + 1) if k <= MAX_N["n_train"])
+            raise BadInput(
+                f"norm batch: n_train {n} in mini-batches of {m} leaves a last mini-batch of 1 "
+                f"example, which has no batch statistics; give n_train {fits}, or another "
+                "mini_batch_size"
+            )
+        if self.records("speeds") and self.n_probe < 2:
+            raise BadInput(
+                "norm batch measures the speeds with the probe set's batch statistics, which "
+                "1 example does not have; give n_probe >= 2"
             )
 
     def remedies(self) -> list[str]:

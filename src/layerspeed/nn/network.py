@@ -117,6 +117,14 @@ class Network:
             ):
                 raise BadInput(f"batch norm's {name} must be one vector per hidden layer {hidden}")
             setattr(self, name, [np.array(g, dtype=dt) for g in given])
+        assert self.running_vars is not None
+        for l, v in enumerate(self.running_vars):
+            bad = v[~(np.isfinite(v) & (v >= 0))]
+            if bad.size:
+                raise BadInput(
+                    f"batch norm's running variance of hidden layer {l + 1} holds {bad[0]}; "
+                    "a variance is a finite number >= 0"
+                )
 
     @property
     def plain(self) -> bool:
@@ -250,11 +258,14 @@ class Network:
             a for k in ("gammas", "running_means", "running_vars") for a in remedies.get(k, [])
         ]
         if not all(np.isfinite(a).all() for a in weights + biases + extra):
-            raise BadInput(f"{source}: a weight or bias is NaN or infinite")
-        return cls(
-            sizes=sizes, weights=weights, biases=biases, activation=activation, cost=cost,
-            **remedies,
-        )  # fmt: skip
+            raise BadInput(f"{source}: a weight, bias or batch-norm statistic is NaN or infinite")
+        try:
+            return cls(
+                sizes=sizes, weights=weights, biases=biases, activation=activation, cost=cost,
+                **remedies,
+            )  # fmt: skip
+        except BadInput as e:  # name the file
+            raise BadInput(f"{source}: {e}") from None
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the network as JSON, atomically: a finished file is never half-written."""

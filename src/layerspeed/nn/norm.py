@@ -80,10 +80,13 @@ def batch_norm_eval(u: Array, gamma: Array, beta: Array, mean: Array, var: Array
 
 def update_running(net: Network, stats: list[tuple[Array, Array, int]]) -> None:
     """Move the running averages towards one training batch's (mean, biased var, n) per
-    hidden layer, in place; the variance enters unbiased, ``var * n / (n - 1)``."""
+    hidden layer, in place; the variance enters unbiased, ``var * n / (n - 1)``. A batch of
+    one example has no variance to give and leaves them as they are."""
     assert net.running_means is not None and net.running_vars is not None
     for l, (mean, var, n) in enumerate(stats):
-        unbiased = var * (n / (n - 1)) if n > 1 else var
+        if n < 2:
+            continue
+        unbiased = var * (n / (n - 1))
         rm, rv = net.running_means[l], net.running_vars[l]
         rm *= 1.0 - MOMENTUM
         rm += MOMENTUM * mean
