@@ -407,3 +407,15 @@ def test_cli_runs_a_sweep_and_writes_its_summary(
     for name in ("summary.md", "summary.json", "figures/sweep.png", "figures/sweep.svg"):
         assert (out / name).is_file(), name
     assert set(_statuses(out).values()) == {"done"}
+
+
+def test_an_accuracy_interval_of_few_seeds_is_clipped_to_0_100_and_marked() -> None:
+    from layerspeed.views.text.beyond import _acc
+    from layerspeed.views.text.sweep import _acc_text
+
+    wide = {"mean": 75.35, "ci_low": -237.86, "ci_high": 388.56}
+    assert _acc_text({"accuracy": wide}) == "75.35% [0.00, 100.00]†"
+    assert _acc(wide) == "75.35% [0.00, 100.00]†"
+    narrow = {"mean": 91.0, "ci_low": 90.5, "ci_high": 91.5}
+    assert _acc_text({"accuracy": narrow}) == "91.00% [90.50, 91.50]"
+    assert _acc(narrow) == "91.00% [90.50, 91.50]"

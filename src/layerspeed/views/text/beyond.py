@@ -11,6 +11,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from layerspeed.views.text.verdicts import clip_percent
+
 Json = Mapping[str, Any]
 WHEN = {"initial": "at initialization", "after": "after the epoch"}
 TENFOLD = 1.0  # a speed spread of 1: the fastest hidden layer ten times the slowest
@@ -29,9 +31,11 @@ def _ci(d: Json | None, fmt: str = ".2f") -> str:
 
 
 def _acc(d: Json | None) -> str:
+    """``mean% [lo, hi]``, the 95% CI clipped to 0..100 (``†``: few seeds reach past it)."""
     if not d:
         return "– (diverged)"
-    ci = "" if d.get("ci_low") is None else f" [{d['ci_low']:.2f}, {d['ci_high']:.2f}]"
+    lo, hi, clipped = clip_percent(d.get("ci_low"), d.get("ci_high"))
+    ci = "" if lo is None or hi is None else f" [{lo:.2f}, {hi:.2f}]" + ("†" if clipped else "")
     return f"{d['mean']:.2f}%{ci}"
 
 

@@ -12,15 +12,18 @@ from typing import Any
 
 from layerspeed.errors import plural
 from layerspeed.experiments.summary import DEAD_ACTIVATIONS
+from layerspeed.views.text.verdicts import clip_percent
 
 
 def _acc_text(p: dict[str, Any]) -> str:
     a = p["accuracy"]
     if a is None:
         return "no accuracy (diverged)"
-    if a["ci_low"] is None:
+    lo, hi, clipped = clip_percent(a["ci_low"], a["ci_high"])
+    if lo is None or hi is None:
         return f"{a['mean']:.2f}%"
-    return f"{a['mean']:.2f}% [{a['ci_low']:.2f}, {a['ci_high']:.2f}]"
+    # the 95% CI clipped to 0..100 (†: the t interval of few seeds reaches past it)
+    return f"{a['mean']:.2f}% [{lo:.2f}, {hi:.2f}]" + ("†" if clipped else "")
 
 
 def _spread_text(p: dict[str, Any], when: str = "training") -> str:
