@@ -50,6 +50,42 @@ def test_pair_expectation_matches_monte_carlo_and_its_two_ends():
     assert th.gauss_mean_pair(SIGMOID.prime, q, 0.999999) == pytest.approx(square, rel=1e-5)
 
 
+def _quad_mean(f, q: float) -> float:
+    """E[f(z)], z ~ N(0, q), by scipy's adaptive quad with break points where phi' has its bump."""
+    s = math.sqrt(q)
+
+    def integrand(z: float) -> float:
+        return float(f(np.array(z))) * math.exp(-z * z / (2 * q)) / math.sqrt(2 * math.pi * q)
+
+    points = [p for p in (-30.0, -10.0, -3.0, -1.0, 0.0, 1.0, 3.0, 10.0, 30.0) if abs(p) < 13 * s]
+    return integrate.quad(integrand, -13 * s, 13 * s, points=points, limit=500, epsrel=1e-12)[0]
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "scaled_sigmoid", "softplus", "relu"])
+@pytest.mark.parametrize("q", [100.0, 1000.0])
+def test_quadrature_at_a_large_variance_against_quad_and_monte_carlo(name, q):
+    # At large q phi'(z)^2 is a bump of width ~1 in z, far narrower than the Gaussian: a fixed
+    # Gauss-Hermite rule in z / sqrt(q) stepped over it (70% off for tanh at q = 100).
+    act = get_activation(name)
+    z = math.sqrt(q) * np.random.default_rng(2024).standard_normal(1_000_000)
+    for f in (lambda u: act.prime(u) ** 2, lambda u: act.fn(u) ** 2):
+        got = th.gauss_mean(f, q)
+        assert got == pytest.approx(_quad_mean(f, q), rel=1e-9)
+        samples = f(z)
+        se = samples.std(ddof=1) / math.sqrt(samples.size)
+        assert abs(got - samples.mean()) <= 5 * se
+
+
+def test_pair_expectation_at_a_large_variance_matches_monte_carlo():
+    q, c = 400.0, 0.9
+    act = get_activation("tanh")
+    x, y = np.random.default_rng(11).standard_normal((2, 1_000_000))
+    u1, u2 = np.sqrt(q) * x, np.sqrt(q) * (c * x + math.sqrt(1 - c * c) * y)
+    samples = act.prime(u1) * act.prime(u2)
+    se = samples.std(ddof=1) / math.sqrt(samples.size)
+    assert abs(th.gauss_mean_pair(act.prime, q, c) - samples.mean()) <= 5 * se
+
+
 def test_quadrature_against_scipy_quad_for_the_sigmoid():
     q = 1.7
 
@@ -112,6 +148,47 @@ def test_the_books_default_sigmoid():
     assert m.factor == pytest.approx(1 / math.sqrt(m.chi))
 
 
+def _seeded_chi(name: str, sigma_w2: float, sigma_b2: float) -> tuple[float, float]:
+    """q* and chi by Monte Carlo alone: the q map iterated on one seeded sample."""
+    act = get_activation(name)
+    z = np.random.default_rng(99).standard_normal(1_000_000)
+    q = 1.0
+    for _ in range(300):
+        q = sigma_w2 * float(np.mean(act.fn(math.sqrt(q) * z) ** 2)) + sigma_b2
+    return q, sigma_w2 * float(np.mean(act.prime(math.sqrt(q) * z) ** 2))
+
+
+@pytest.mark.parametrize(
+    ("name", "init", "gain", "bias_gain", "width"),
+    [
+        ("tanh", "default", 30.0, 0.0, 30),  # q* ~ 900: was chi 0.001, "vanish"
+        ("sigmoid", "large", 1.0, 1.0, 784),  # q* ~ 380: was chi 0.86, "vanish"
+        ("tanh", "large", 1.0, 1.0, 30),  # q* ~ 26: was 6% off
+    ],
+)
+def test_large_fixed_points_are_on_the_chaotic_side(name, init, gain, bias_gain, width):
+    m = th.mean_field(name, init, gain=gain, bias_gain=bias_gain, width=width)
+    assert m.q_star is not None and m.q_star > 20
+    q_mc, chi_mc = _seeded_chi(name, m.sigma_w2, m.sigma_b2)
+    assert m.q_star == pytest.approx(q_mc, rel=1e-2)
+    assert m.chi == pytest.approx(chi_mc, rel=2e-2)
+    act = get_activation(name)
+    quad_chi = m.sigma_w2 * _quad_mean(lambda u: act.prime(u) ** 2, m.q_star)
+    assert m.chi == pytest.approx(quad_chi, rel=1e-8)
+    assert m.chi > 1
+
+
+def test_a_bounded_activation_keeps_a_finite_fixed_point_at_the_largest_gain():
+    # tanh: q* <= sigma_w^2 + sigma_b^2 however large the gain; relu's q grows without bound.
+    t = th.mean_field("tanh", "large", gain=th.MAX_GAIN, width=784)
+    assert t.q_star is not None and t.q_star <= t.sigma_w2 + t.sigma_b2
+    assert t.q_star > th.Q_DIVERGED  # past the cut that unbounded activations get
+    assert t.chi > 1 and t.factor is not None
+    r = th.mean_field("relu", gain=th.MAX_GAIN)
+    assert r.q_star is None and r.chi == pytest.approx(r.sigma_w2 / 2, rel=1e-12)
+    assert (th.bound(get_activation("tanh")), th.bound(get_activation("relu"))) == (1.0, math.inf)
+
+
 def test_chi_grows_with_the_gain():
     chis = [th.mean_field("sigmoid", "default", gain=g).chi for g in (0.5, 1.0, 2.0, 4.0)]
     assert chis == sorted(chis) and len(set(chis)) == 4
@@ -166,8 +243,10 @@ def test_the_first_layer_starts_from_the_pixels_not_the_fixed_point():
     [
         (lambda: th.mean_field("cubic"), "unknown activation 'cubic'"),
         (lambda: th.mean_field("sigmoid", "lecun"), "unknown initializer 'lecun'"),
-        (lambda: th.mean_field(gain=-1.0), "gain must be a finite number >= 0"),
-        (lambda: th.mean_field(bias_gain=math.nan), "bias gain must be a finite number"),
+        (lambda: th.mean_field(gain=-1.0), "gain must be a number from 0 to 1,000,000"),
+        (lambda: th.mean_field(bias_gain=math.nan), "bias gain must be a number from 0"),
+        (lambda: th.mean_field(gain=1e200), r"gain must be .*, got 1e\+200"),
+        (lambda: th.mean_field(bias_gain=math.inf), "bias gain must be a number from 0"),
         (lambda: th.chi("tanh", -1.0, 0.0), "sigma_w^2 must be a finite number >= 0"),
         (lambda: th.gauss_mean(np.square, -1.0), "variance must be finite and non-negative"),
         (lambda: th.network_prediction("sigmoid", "default", [784, 10], 0.1), "no hidden layer"),
@@ -188,6 +267,19 @@ def test_cli_json_gives_the_libraries_numbers(capsys):
     want = th.mean_field("tanh", "xavier_normal", gain=1.2).to_dict()
     assert got == pytest.approx(want)
     assert got["chi"] > 1  # a gain above 1 without biases: the chaotic side
+
+
+def test_cli_phase_of_a_large_fixed_point_and_a_huge_gain_is_one_line(capsys):
+    assert main(["theory", "--activation", "tanh", "--gain", "30", "--bias-gain", "0",
+                 "--json"]) == 0  # fmt: skip
+    assert json.loads(capsys.readouterr().out)["chi"] > 1
+    assert main(["theory", "--activation", "sigmoid", "--init", "large", "--width", "784"]) == 0
+    assert "explode" in capsys.readouterr().out
+    for option in ("--gain", "--bias-gain"):
+        assert main(["theory", option, "1e200"]) == 2
+        err = capsys.readouterr().err
+        assert "must be a number from 0 to 1,000,000" in err and "Traceback" not in err
+        assert len(err.strip().splitlines()) == 1
 
 
 def test_cli_all_lists_every_pair_and_a_bad_name_exits_2(capsys):

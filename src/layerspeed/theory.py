@@ -15,8 +15,12 @@ variance sigma_w^2 / n_in and whose biases have variance sigma_b^2:
   ``1/sqrt(chi)`` times slower than the next one's: the predicted per-layer factor
   ``speed^{l+1} / speed^l``. The chapter's bound is the special case ``|w sigma'| < 1/4``.
 
-Expectations over the Gaussian are Gauss-Hermite sums (``numpy.polynomial.hermite_e``), never
-samples. :func:`init_variances` reads sigma_w^2 and sigma_b^2 off each initializer of
+Expectations over the Gaussian are deterministic quadrature sums, never samples: a composite
+Gauss-Legendre rule in z (``numpy.polynomial.legendre``) whose panels are narrow near z = 0,
+where phi' has its bump of width ~1 and relu its kink, widen geometrically away from it, and
+are never wider than half a standard deviation, so the sum stays accurate for any variance q
+(a fixed Gauss-Hermite rule in z / sqrt(q) steps over the bump once q is large).
+:func:`init_variances` reads sigma_w^2 and sigma_b^2 off each initializer of
 :mod:`layerspeed.nn.init`, so the book's default (w ~ N(0, 1/n_in), b ~ N(0, 1): sigma_w^2 =
 sigma_b^2 = 1) comes out of the same code as He's or Glorot's.
 """
@@ -26,11 +30,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import numpy as np
-from numpy.polynomial.hermite_e import hermegauss
+from numpy.polynomial.legendre import leggauss
 from scipy.optimize import brentq
 
 from layerspeed.errors import BadInput
@@ -39,42 +43,93 @@ from layerspeed.nn.init import INITIALIZERS
 
 Array = np.ndarray
 
-# An even number of nodes: none at z = 0, so the kink of relu and leaky relu at 0 falls
-# between nodes and their (piecewise polynomial) moments come out exact by symmetry.
-N_NODES = 160
 CHAPTER_WIDTH = 30  # the chapter's hidden layers
 BOOK_BOUND = 4.0  # |w sigma'(z)| < 1/4: each layer back at least 4 times slower (the book)
 MAX_ITER = 2_000  # iterations of the q map before a fixed point is given up
-Q_DIVERGED = 1e12  # a q past this has no finite fixed point (relu with sigma_w^2 > 2, ...)
+Q_DIVERGED = 1e12  # an unbounded activation's q past this has no finite fixed point (relu, ...)
+MAX_GAIN = 1e6  # the largest gain and bias gain taken: sigma_w^2 up to 1e12 times the init's
+
+# The quadrature: Gauss-Legendre nodes per panel; panels of width PANEL near z = 0 growing by
+# GROWTH away from it (phi' of the table varies on a scale of 1 near 0 and like e^-|z| or
+# slower beyond); none wider than half a standard deviation; the Gaussian cut at TAIL sds
+# (the mass beyond is 2e-32).
+N_NODES = 20
+PANEL = 1.0
+GROWTH = 0.5
+TAIL = 12.0
 
 
 @cache
-def _nodes() -> tuple[Array, Array]:
-    """Nodes and weights for E[f(x)], x ~ N(0, 1): sum_i w_i f(x_i)."""
-    x, w = hermegauss(N_NODES)  # weight function exp(-x^2/2), total sqrt(2 pi)
-    return x, w / math.sqrt(2.0 * math.pi)
+def _legendre() -> tuple[Array, Array]:
+    """Gauss-Legendre nodes and weights on [-1, 1]."""
+    x, w = leggauss(N_NODES)
+    return x, w
+
+
+def _edges(lo: float, hi: float, s: float) -> Array:
+    """Panel edges over [lo, hi]: 0 and a grid graded away from it, then split to <= s/2."""
+    reach = max(abs(lo), abs(hi))
+    grid = [0.0]
+    while grid[-1] < reach:
+        grid.append(grid[-1] + max(PANEL, GROWTH * grid[-1]))
+    g = np.asarray(grid)
+    inner = np.concatenate([-g[::-1], g[1:]])
+    e = np.concatenate([[lo], inner[(inner > lo) & (inner < hi)], [hi]])
+    pieces = np.maximum(1, np.ceil(np.diff(e) / (0.5 * s))).astype(int)
+    step = np.repeat(np.diff(e) / pieces, pieces)
+    within = np.arange(pieces.sum()) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+    return np.append(np.repeat(e[:-1], pieces) + within * step, e[-1])
+
+
+def _rule(mean: float, q: float) -> tuple[Array, Array]:
+    """Nodes z and weights w with ``sum w f(z)`` = ``E[f(z)]``, ``z ~ N(mean, q)``."""
+    if q == 0:
+        return np.array([mean]), np.array([1.0])
+    s = math.sqrt(q)
+    e = _edges(mean - TAIL * s, mean + TAIL * s, s)
+    x, w = _legendre()
+    half = 0.5 * np.diff(e)
+    z = ((e[:-1] + half)[:, None] + half[:, None] * x[None, :]).ravel()
+    dens = np.exp(-0.5 * ((z - mean) / s) ** 2) / (s * math.sqrt(2.0 * math.pi))
+    return z, (half[:, None] * w[None, :]).ravel() * dens
+
+
+@lru_cache(maxsize=16)
+def _centred_rule(q: float) -> tuple[Array, Array]:
+    return _rule(0.0, q)
+
+
+def _check_variance(q: float) -> None:
+    if not q >= 0 or not math.isfinite(q):
+        raise BadInput(f"a variance must be finite and non-negative, got q = {q!r}")
 
 
 def gauss_mean(f: Callable[[Array], Array], q: float) -> float:
-    """``E[f(z)]`` for ``z ~ N(0, q)``, by Gauss-Hermite quadrature (``q >= 0``)."""
-    if not q >= 0 or not math.isfinite(q):
-        raise BadInput(f"a variance must be finite and non-negative, got q = {q!r}")
-    x, w = _nodes()
-    return float(w @ f(math.sqrt(q) * x))
+    """``E[f(z)]`` for ``z ~ N(0, q)``, by composite Gauss-Legendre quadrature (``q >= 0``);
+    accurate for a ``f`` smooth away from 0 and varying on a scale of 1 or more, at any q."""
+    _check_variance(q)
+    z, w = _centred_rule(float(q))
+    return float(w @ f(z))
 
 
 def gauss_mean_pair(f: Callable[[Array], Array], q: float, c: float) -> float:
     """``E[f(u1) f(u2)]`` for ``(u1, u2)`` Gaussian of variances ``q`` and correlation ``c``:
-    the term that the gradient averaged over examples (the book's speed) is made of."""
+    the term that the gradient averaged over examples (the book's speed) is made of.
+
+    The outer sum is over u1; given u1, ``u2 ~ N(c u1, q (1 - c^2))``, summed by its own rule.
+    """
     if not -1.0 <= c <= 1.0:
         raise BadInput(f"a correlation must be in [-1, 1], got c = {c!r}")
+    _check_variance(q)
     if c == 1.0:
         return gauss_mean(lambda z: f(z) ** 2, q)
-    x, w = _nodes()
-    s = math.sqrt(max(q, 0.0))
-    fx = f(s * x)  # (N,)
-    f2 = f(s * (c * x[:, None] + math.sqrt(1.0 - c * c) * x[None, :]))  # (N, N)
-    return float(w @ (fx[:, None] * f2) @ w)
+    z1, w1 = _centred_rule(float(q))
+    inner_q = q * (1.0 - c * c)
+    inner = np.empty_like(z1)
+    for i, u in enumerate(z1):
+        z2, w2 = _rule(c * float(u), inner_q)
+        inner[i] = w2 @ f(z2)
+    return float(w1 @ (f(z1) * inner))
 
 
 # ---- the initializers' variances ------------------------------------------------------------
@@ -121,19 +176,29 @@ def init_variances(
     ``init``; ``gain`` multiplies the weights' scale (as :class:`RunConfig`'s ``gain`` does),
     ``bias_gain`` the biases' (an initializer that starts them at 0 keeps them at 0)."""
     for name, v in (("gain", gain), ("bias gain", bias_gain)):
-        if not (math.isfinite(v) and v >= 0):
+        if not (math.isfinite(v) and 0 <= v <= MAX_GAIN):
             raise BadInput(
-                f"the {name} must be a finite number >= 0 (1: the initializer's own scale), "
-                f"got {v!r}"
+                f"the {name} must be a number from 0 to {MAX_GAIN:,.0f} (1: the initializer's own "
+                f"scale), got {v!r}"
             )
     if n_in < 1 or n_out < 1:
         raise BadInput(f"layer sizes must be positive, got {n_in} -> {n_out}")
     var_w = _weight_variance(init, n_in, n_out)
     var_b = 1.0 if init in _UNIT_BIASES else 0.0
-    return Variances(gain**2 * n_in * var_w, bias_gain**2 * var_b)
+    return Variances(gain * gain * n_in * var_w, bias_gain * bias_gain * var_b)
 
 
 # ---- the q map, its fixed point and chi -----------------------------------------------------
+
+
+def bound(act: Activation) -> float:
+    """``sup |phi|``: finite for sigmoid, tanh and the scaled sigmoid, inf for the others.
+
+    Every activation of the table is monotone, so the sup is at z = -inf or +inf.
+    """
+    with np.errstate(all="ignore"):
+        ends = np.abs(act.fn(np.array([-math.inf, math.inf])))
+    return float(ends.max()) if np.isfinite(ends).all() else math.inf
 
 
 def q_map(act: Activation, q: float, v: Variances) -> float:
@@ -165,11 +230,14 @@ def fixed_point(act: Activation, v: Variances, *, q0: float = 1.0) -> FixedPoint
     creeps (tanh at sigma_w^2 = 1 without biases creeps to 0 as 1/l) is finished by a root
     search on ``q_map(q) - q`` below it; one still creeping up has q* = inf (the quadrature
     cannot resolve the map's small excess over q at huge q, so no search is made above).
+    A bounded activation (``|phi| <= B``) keeps every iterate below ``sigma_w^2 B^2 +
+    sigma_b^2``, so its q* is always finite; only an unbounded one is cut at ``Q_DIVERGED``.
     """
     q = float(q0)
+    cap = Q_DIVERGED if math.isinf(bound(act)) else math.inf
     for i in range(1, MAX_ITER + 1):
         nxt = q_map(act, q, v)
-        if nxt > Q_DIVERGED:
+        if nxt > cap:
             return FixedPoint(math.inf, True, i)
         if abs(nxt - q) <= 1e-12 * max(1.0, q):
             return FixedPoint(nxt, True, i)
@@ -284,10 +352,15 @@ def network_prediction(
     ]
     # The first layer sees the pixels: sigma_w^2 times their mean square, plus the biases.
     q = [layers[0].sigma_w2 * input_second_moment + layers[0].sigma_b2]
+    if not math.isfinite(q[0]):
+        raise BadInput(f"the input's second moment {input_second_moment!r} is too large")
+    # An unbounded activation's q is read at the cap past Q_DIVERGED (chi is flat there);
+    # a bounded one's is finite at every layer and taken as it is.
+    cap = Q_DIVERGED if math.isinf(bound(act)) else math.inf
     for v in layers[1:-1]:
-        q.append(q_map(act, min(q[-1], Q_DIVERGED), v))
+        q.append(q_map(act, min(q[-1], cap), v))
     h = len(sizes) - 2
-    chis = [chi_at(act, min(q[l], Q_DIVERGED), layers[l + 1].sigma_w2) for l in range(h)]
+    chis = [chi_at(act, min(q[l], cap), layers[l + 1].sigma_w2) for l in range(h)]
     factors = [1.0 / math.sqrt(c) if c > 0 else None for c in chis[:-1]]
     return LayerPrediction(list(sizes), float(input_second_moment), q, chis, factors)
 
@@ -295,10 +368,13 @@ def network_prediction(
 __all__ = [
     "BOOK_BOUND",
     "CHAPTER_WIDTH",
+    "MAX_GAIN",
+    "Q_DIVERGED",
     "FixedPoint",
     "LayerPrediction",
     "MeanField",
     "Variances",
+    "bound",
     "chi",
     "chi_at",
     "fixed_point",
