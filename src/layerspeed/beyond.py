@@ -44,7 +44,8 @@ class Later:
         Adds each run that did not end to ``unfinished``; returns the files written."""
         if not self.grids:
             return []
-        from layerspeed.pipeline import _unfinished, sweep_summary, write_sweep
+        from layerspeed.pipeline.common import unfinished_runs
+        from layerspeed.pipeline.sweep import sweep_summary, write_sweep
         from layerspeed.views.figures import save_figures
         from layerspeed.views.figures.beyond import beyond_figures
 
@@ -55,7 +56,7 @@ class Later:
             records[name] = collect(self.planned[name])
             summaries[name] = sweep_summary(grid.studies[0], records[name], quick=self.quick)
             paths += write_sweep(summaries[name], out / name)
-            unfinished += _unfinished(records[name])
+            unfinished += unfinished_runs(records[name])
         results["beyond"] = beyond_part(
             modern=summaries.get("modern"),
             depth=summaries.get("depth"),
