@@ -60,6 +60,8 @@ def message(key: str, value: Any, **kwargs: Any) -> str:
         ("eta", float("inf"), ["eta", "inf"]),
         ("gain", float("nan"), ["gain", "nan"]),
         ("gain", True, ["gain", "True"]),
+        ("gain", 2e6, ["gain", "at most 1,000,000"]),
+        ("bias_gain", 1e7, ["bias_gain", "at most 1,000,000"]),
         ("lmbda", -1.0, ["lmbda", "-1.0", ">= 0"]),
         ("lmbda", "5", ["lmbda", "'5'"]),
         ("learning_rate", 0.1, ["unknown key 'learning_rate'", "allowed keys", "eta"]),

@@ -31,6 +31,7 @@ from layerspeed.nn.init import INITIALIZERS
 from layerspeed.nn.norm import NORMS, skips
 from layerspeed.nn.remedies import LAYER_LRS
 from layerspeed.nn.train import check_decay
+from layerspeed.theory import MAX_GAIN
 
 N_INPUTS, N_CLASSES = 784, 10  # MNIST's pixels and digits; the synthetic set has the same
 DATA_SETS = ("mnist", "fashion-mnist", "synthetic")
@@ -220,6 +221,8 @@ def check_value(key: str, value: Any, *, where: str | None = None) -> None:
         if not ok:
             what = "a positive number" if key in _POSITIVE else "a number >= 0"
             raise BadInput(f"{name}: {value!r} must be {what}")
+        if key in ("gain", "bias_gain") and value > MAX_GAIN:  # beyond it the theory's q overflows
+            raise BadInput(f"{name}: {value!r} must be at most {MAX_GAIN:,.0f}")
     else:
         raise BadInput(f"unknown key {name!r}; allowed keys: {', '.join(FIELDS)}")
 
