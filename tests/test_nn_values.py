@@ -108,7 +108,7 @@ def test_softmax_shifts_each_row_by_its_own_maximum() -> None:
     np.testing.assert_allclose(softmax(np.array([np.log(3.0), 0.0])), [0.75, 0.25])
 
 
-def test_leaky_relu_and_identity_keep_a_floating_dtype() -> None:
+def test_the_piecewise_and_identity_activations_keep_a_floating_dtype() -> None:
     z = np.array([-2.0, 0.0, 3.0])
     np.testing.assert_array_equal(leaky_relu_prime(z), [0.01, 0.01, 1.0])  # 0 counts as off
     np.testing.assert_array_equal(relu_prime(z), [0.0, 0.0, 1.0])
