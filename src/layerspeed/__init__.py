@@ -13,7 +13,6 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0.0.0+unknown"
 
 
-
 def __getattr__(name: str) -> Any:
     # ``layerspeed.load`` is the pipeline level's (layerspeed.export), imported on first use:
     # importing layerspeed imports no layer above this one, and never pandas.
