@@ -59,7 +59,10 @@ def _depth_panel(depth: Mapping[str, Any], when: str) -> alt.LayerChart:
         alt.Tooltip("n:Q", title="seeds"),
     ]
     layers: list[Any] = [
-        base.mark_rule().encode(y=alt.Y("low:Q", scale=y_scale, title=_y_title()), y2="high:Q"),
+        base.mark_rule().encode(
+            y=alt.Y("low:Q", scale=y_scale, title=_y_title(), axis=alt.Axis(format="~e")),
+            y2="high:Q",
+        ),
         base.mark_line(point=True).encode(y="geomean:Q", tooltip=tips),
     ]
     if theory:
