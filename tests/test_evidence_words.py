@@ -161,3 +161,20 @@ def test_with_words_over_every_part() -> None:
     (w,) = worded["training"]["verdicts"]
     assert w["claim"] == TABLE["depth.second_layer"].words
     assert w["evidence"].startswith("Welch t-test")
+
+
+def test_another_data_set_is_named_in_every_evidence_sentence() -> None:
+    from layerspeed.views.text.verdicts import data_set
+
+    assert data_set({}) is None and data_set({"meta": None}) is None
+    assert data_set({"meta": {"dataset": "mnist"}}) is None
+    assert data_set({"meta": {}}) is None  # older results: MNIST
+    assert data_set({"meta": {"dataset": "fashion-mnist"}}) == "Fashion-MNIST"
+    v = {"id": "depth.second_layer", "holds": True,
+         "numbers": {"mean_difference": 0.5, "p": 0.01}}  # fmt: skip
+    fashion = with_words({"meta": {"dataset": "fashion-mnist"}, "depth": {"verdicts": [v]}})
+    assert fashion["depth"]["verdicts"][0]["evidence"] == (
+        "On Fashion-MNIST: Welch t-test on the final accuracy: difference +0.50 points, p = 0.01."
+    )
+    book = with_words({"meta": {"dataset": "mnist"}, "depth": {"verdicts": [v]}})
+    assert book["depth"]["verdicts"][0]["evidence"].startswith("Welch t-test")
