@@ -419,3 +419,14 @@ def test_an_accuracy_interval_of_few_seeds_is_clipped_to_0_100_and_marked() -> N
     narrow = {"mean": 91.0, "ci_low": 90.5, "ci_high": 91.5}
     assert _acc_text({"accuracy": narrow}) == "91.00% [90.50, 91.50]"
     assert _acc(narrow) == "91.00% [90.50, 91.50]"
+
+
+def test_the_sweep_table_clips_a_wide_accuracy_interval_and_says_so() -> None:
+    from layerspeed.views.text.sweep import CLIPPED_NOTE, _acc_cell
+
+    assert _acc_cell({"mean": 75.35, "ci_low": -237.86, "ci_high": 388.56}) == (
+        "75.35 [0.00, 100.00]†"
+    )
+    assert _acc_cell({"mean": 91.0, "ci_low": None, "ci_high": None}) == "91.00"
+    assert _acc_cell(None) == "-"
+    assert CLIPPED_NOTE.startswith("†")

@@ -254,7 +254,7 @@ def beyond_markdown(beyond: Json) -> str:
             "",
             "Speed spread log10(fastest / slowest hidden layer): median [95% CI of the mean] "
             "over seeds; training flags vanishing/balanced/exploding; validation accuracy: "
-            "mean [95% CI].",
+            "mean [95% CI] († clipped to 0..100%: the t interval of few seeds reaches past it).",
             "",
             "| variant | hidden layers | spread at init | spread in training | flags "
             "| verdict | accuracy |",

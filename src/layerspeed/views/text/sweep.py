@@ -287,6 +287,19 @@ def _ci(d: Mapping[str, Any] | None) -> str:
     return f"{d['mean']:.2f} [{d['ci_low']:.2f}, {d['ci_high']:.2f}]"
 
 
+CLIPPED_NOTE = "† clipped to 0..100%: the t interval of few seeds reaches past it."
+
+
+def _acc_cell(d: Mapping[str, Any] | None) -> str:
+    """An accuracy's mean and 95% CI in percent, the CI clipped to 0..100 (marked †)."""
+    if d is None:
+        return "-"
+    lo, hi, clipped = clip_percent(d["ci_low"], d["ci_high"])
+    if lo is None or hi is None:
+        return f"{d['mean']:.2f}"
+    return f"{d['mean']:.2f} [{lo:.2f}, {hi:.2f}]" + ("†" if clipped else "")
+
+
 def _share(v: float | None) -> str:
     return "-" if v is None else f"{100 * v:.0f}%"
 
@@ -333,9 +346,12 @@ def sweep_markdown(summary: Mapping[str, Any]) -> str:
             f"| {p['label']} | {st['done']}/{st['diverged']}/{st['failed']} "
             f"| {_ci(p['spread_initial'])} | {_ci(p['spread_training'])} "
             f"| {p['verdict']} ({ft['vanishing']}/{ft['balanced']}/{ft['exploding']}) "
-            f"| {_ci(p['accuracy'])} | {_share(p['saturated_share'])} | {_share(p['dead_share'])} "
+            f"| {_acc_cell(p['accuracy'])} | {_share(p['saturated_share'])} "
+            f"| {_share(p['dead_share'])} "
             f"| {measured} | {predicted} |"
         )
+    if any("†" in line for line in lines):
+        lines += ["", CLIPPED_NOTE]
     problems = runs["problems"]
     if problems:
         lines += ["", "Runs that did not finish:"]
