@@ -26,7 +26,7 @@ test: setup
 	$(VENV)/bin/layerspeed fetch --dataset fashion-mnist || echo "Fashion-MNIST could not be fetched (offline?): the tests that need it will skip"
 	$(PY) -m pytest
 
-# Mutation testing of the numerical core and the verdicts (minutes, so not part of `make test`):
+# Mutation testing of the numerical core and the verdicts (hours on 2 cores, so not part of `make test`):
 # mutmut mutates nn/ (not the compiled loop), probes.py, chain/, the claims and the verdicts,
 # and runs their unit tests against each mutant.
 mutation: setup

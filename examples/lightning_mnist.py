@@ -9,7 +9,7 @@ Trainer's ``TensorBoardLogger``; the run folder is kept beside the logs. Then::
 
     tensorboard --logdir lightning-results
 
-shows ``layerspeed_speed/hidden1`` ... ``hidden4``: the first hidden layer learns far slower
+shows ``layerspeed_speed/net.hidden1`` ... ``net.hidden4``: the first hidden layer learns far slower
 than the last.
 
     python examples/lightning_mnist.py [--epochs 5] [--n-train 10000] [--out lightning-results]

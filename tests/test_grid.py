@@ -486,6 +486,11 @@ def test_a_huge_grid_asks_for_yes_and_says_how_to_split() -> None:
     assert "15,000 runs (5,000 grid points x 3 seeds)" in message
     assert "grid.lmbda" in message and "--yes" in message
     assert len(parse_grid({"seeds": 1, "grid": {"activation": ["sigmoid"]}}).studies) == 1
+    # over the hard limit --yes cannot help, so the message does not offer it
+    data["grid"]["eta"] = [0.001 * (i + 1) for i in range(5000)]
+    with pytest.raises(BadInput) as info:
+        parse_grid(data, max_runs=CONFIRM_RUNS)
+    assert "more than 1,000,000" in str(info.value) and "--yes" not in str(info.value)
 
 
 def test_with_seeds_counts_before_it_builds() -> None:

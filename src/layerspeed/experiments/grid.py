@@ -280,11 +280,11 @@ def check_runs(
             if widest is not None and len(axes[widest]) > 1
             else "give fewer seeds"
         )
-        confirm = " or give --yes to run them all" if limit < MAX_RUNS else ""
+        confirm = " or give --yes to run them all" if runs <= MAX_RUNS else ""
+        limit = limit if runs <= MAX_RUNS else MAX_RUNS  # past it, --yes cannot help
         raise BadInput(
             f"{name}: {runs:,} runs ({points:,} grid point{'s' * (points != 1)} x {n_seeds:,} "
-            f"seed{'s' * (n_seeds != 1)}) is more than "
-            f"{limit:,}; {split}{confirm}"
+            f"seed{'s' * (n_seeds != 1)}) is more than {limit:,}; {split}{confirm}"
         )
     return runs
 
