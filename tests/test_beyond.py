@@ -263,14 +263,14 @@ def test_text_names_the_numbers_and_says_what_lars_evens():
 
     b = _beyond()
     modern = " ".join(modern_findings(b["modern"]))
-    assert "2.50 during training" in modern  # the book's median training spread
-    assert "batch_norm (spread 0.30" in modern and "+1.00 points" in modern  # 97.5 - 96.5
-    assert "Still over tenfold: lars (2.20, vanishing)" in modern
+    assert "2.67 during training" in modern  # the book's mean training spread: (2.5+2+3.5)/3
+    assert "batch_norm (spread 0.33" in modern and "+1.00 points" in modern  # 97.5 - 96.5
+    assert "Still over tenfold: lars (2.33, vanishing)" in modern
     assert f"{100 * 0.1 * LARS_TRUST:.3g}% of their norm" in modern
-    assert "yet the speed spread of dC/db during training stays 2.20" in modern
+    assert "yet the speed spread of dC/db during training stays 2.33" in modern
     # LARS whose dC/db spread is under tenfold is not said to stay vanishing
     evened = json.loads(json.dumps(b["modern"]))
-    evened["rows"][2]["spread_training"]["median"] = 0.4
+    evened["rows"][2]["spread_training"]["mean"] = 0.4
     assert "under tenfold" in " ".join(modern_findings(evened))
     assert "yet" not in " ".join(modern_findings(evened))
     md = beyond_markdown(b)
@@ -289,7 +289,7 @@ def test_report_and_summary_have_the_section():
     assert 'id="beyond"' in page and "Beyond the book" in page
     for fig_id in ("beyond-modern", "beyond-depth", "beyond-chaos"):
         assert f'data-figure="{fig_id}"' in page
-    assert "yet the speed spread of dC/db during training stays 2.20" in page
+    assert "yet the speed spread of dC/db during training stays 2.33" in page
     assert "## Beyond the book" in to_markdown(results)
 
 
@@ -360,3 +360,11 @@ def test_the_flags_are_on_the_command_line(capsys):
     assert main(["sweep", "--help"]) == 0
     text = capsys.readouterr().out
     assert all(name in text for name in ("modern", "depth", "chaos"))
+
+
+def test_a_spread_interval_is_cut_at_zero():
+    from layerspeed.views.text.beyond import _ci
+
+    assert _ci({"mean": 0.3, "median": 0.1, "ci_low": -0.7, "ci_high": 1.3}) == "0.30 [0.00, 1.30]"
+    assert _ci({"mean": 2.0, "ci_low": 1.5, "ci_high": 2.5}) == "2.00 [1.50, 2.50]"
+    assert _ci(None) == "–"

@@ -6,7 +6,7 @@
   "roughly 100 times" at four hidden layers marked; at initialization and after one epoch,
   side by side;
 - :func:`modern_figure`: the speed spread at initialization and during training per variant
-  (median over seeds, 95% CI of the mean as a bar), one panel per depth;
+  (mean over seeds, its 95% CI as a bar, cut at 0: a spread is never negative), one panel per depth;
 - :func:`beyond_figures`: those two and :func:`~layerspeed.views.figures.theory.order_to_chaos`
   of the chaos sweep, by file stem.
 """
@@ -109,7 +109,7 @@ def _modern_panel(rows: list[Record], depth: int, variants: list[str]) -> alt.La
     tips = [
         alt.Tooltip("variant:N"),
         alt.Tooltip("when:N"),
-        alt.Tooltip("median:Q", title="spread, median", format=".3g"),
+        alt.Tooltip("mean:Q", title="spread, mean", format=".3g"),
         alt.Tooltip("ci_low:Q", title="95% CI of the mean, low", format=".3g"),
         alt.Tooltip("ci_high:Q", title="high", format=".3g"),
         alt.Tooltip("accuracy:Q", title="accuracy, %", format=".2f"),
@@ -119,7 +119,7 @@ def _modern_panel(rows: list[Record], depth: int, variants: list[str]) -> alt.La
     return layered(
         rule.encode(y="y:Q"),
         base.mark_rule(strokeWidth=2).encode(y=y, y2="ci_high:Q"),
-        base.mark_point(filled=True, size=60).encode(y="median:Q", tooltip=tips),
+        base.mark_point(filled=True, size=60).encode(y="mean:Q", tooltip=tips),
     ).properties(title=f"{depth} hidden layers", width=260, height=240)
 
 
@@ -132,13 +132,14 @@ def modern_figure(modern: Mapping[str, Any]) -> Chart:
             d = r.get(key) or {}
             rows.append(
                 {"variant": r["variant"], "depth": r["depth"], "when": when, "accuracy": num(acc)}
-                | {k: num(d.get(k)) for k in ("median", "ci_low", "ci_high")}
+                | {k: num(d.get(k)) for k in ("mean", "ci_high")}
+                | {"ci_low": None if d.get("ci_low") is None else max(0.0, d["ci_low"])}
             )
     variants = list(dict.fromkeys(r["variant"] for r in modern["rows"]))
     depths = sorted({r["depth"] for r in modern["rows"]})
     panels = [_modern_panel(rows, d, variants) for d in depths]
     return alt.hconcat(*panels).properties(
-        title="The remedies: speed spread per variant (median, 95% CI; dashed: tenfold)"
+        title="The remedies: speed spread per variant (mean, 95% CI; dashed: tenfold)"
     )
 
 

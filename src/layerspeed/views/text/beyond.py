@@ -23,11 +23,13 @@ def _f(v: float | None, fmt: str = ".3g") -> str:
 
 
 def _ci(d: Json | None, fmt: str = ".2f") -> str:
-    """``median [ci_low, ci_high]``, or the mean with its CI for an accuracy."""
+    """A speed spread's ``mean [ci_low, ci_high]``, the CI cut at 0 (a spread is never
+    negative; the t interval of few seeds can reach below it)."""
     if not d:
         return "–"
-    ci = "" if d.get("ci_low") is None else f" [{d['ci_low']:{fmt}}, {d['ci_high']:{fmt}}]"
-    return f"{d['median']:{fmt}}{ci}"
+    lo = None if d.get("ci_low") is None else max(0.0, d["ci_low"])
+    ci = "" if lo is None else f" [{lo:{fmt}}, {d['ci_high']:{fmt}}]"
+    return f"{d['mean']:{fmt}}{ci}"
 
 
 def _acc(d: Json | None) -> str:
@@ -47,7 +49,7 @@ def _flags(f: Json) -> str:
 
 
 def modern_rows(modern: Json) -> list[list[str]]:
-    """One row per variant and depth: spreads (median [95% CI of the mean]), training flags
+    """One row per variant and depth: spreads (mean [95% CI]), training flags
     (vanishing/balanced/exploding), the verdict and the accuracy (mean [95% CI])."""
     return [
         [
@@ -64,7 +66,7 @@ def modern_rows(modern: Json) -> list[list[str]]:
 
 
 def _med(r: Json, key: str) -> float | None:
-    return (r.get(key) or {}).get("median")
+    return (r.get(key) or {}).get("mean")
 
 
 def _overlap(a: Json | None, b: Json | None) -> bool | None:
@@ -87,7 +89,8 @@ def modern_findings(modern: Json) -> list[str]:
         uneven = [r for r in others if r not in evens]
         head = (
             f"{depth} hidden layers: the book's network ({book['variant']}) has a speed spread "
-            f"of {_f(b_spread, '.2f')} during training (median; a spread of 1 is a tenfold gap) "
+            f"of {_f(b_spread, '.2f')} during training (mean over seeds; a spread of 1 is a "
+            f"tenfold gap) "
             f"and {_acc(b_acc)} validation accuracy."
         )
         parts = [head]
@@ -252,7 +255,7 @@ def beyond_markdown(beyond: Json) -> str:
         lines += [
             "### The remedies side by side (`modern`, in `modern/`)",
             "",
-            "Speed spread log10(fastest / slowest hidden layer): median [95% CI of the mean] "
+            "Speed spread log10(fastest / slowest hidden layer): mean [95% CI, cut at 0] "
             "over seeds; training flags vanishing/balanced/exploding; validation accuracy: "
             "mean [95% CI] († clipped to 0..100%: the t interval of few seeds reaches past it).",
             "",
