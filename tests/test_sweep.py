@@ -430,3 +430,10 @@ def test_the_sweep_table_clips_a_wide_accuracy_interval_and_says_so() -> None:
     assert _acc_cell({"mean": 91.0, "ci_low": None, "ci_high": None}) == "91.00"
     assert _acc_cell(None) == "-"
     assert CLIPPED_NOTE.startswith("†")
+
+
+def test_a_spread_interval_in_the_sweep_table_is_cut_at_zero() -> None:
+    from layerspeed.views.text.sweep import _ci
+
+    assert _ci({"mean": 0.28, "ci_low": -0.73, "ci_high": 1.29}) == "0.28 [0.00, 1.29]"
+    assert _ci({"mean": 2.0, "ci_low": None, "ci_high": None}) == "2.00"

@@ -280,11 +280,13 @@ def _scaled_sigmoid_findings(points: Sequence[dict[str, Any]]) -> list[str]:
 
 
 def _ci(d: Mapping[str, Any] | None) -> str:
+    """A speed spread's ``mean [ci_low, ci_high]``, the CI cut at 0: a spread is never
+    negative, though the t interval of few seeds can reach below it."""
     if d is None:
         return "-"
     if d["ci_low"] is None:
         return f"{d['mean']:.2f}"
-    return f"{d['mean']:.2f} [{d['ci_low']:.2f}, {d['ci_high']:.2f}]"
+    return f"{d['mean']:.2f} [{max(0.0, d['ci_low']):.2f}, {d['ci_high']:.2f}]"
 
 
 CLIPPED_NOTE = "† clipped to 0..100%: the t interval of few seeds reaches past it."
