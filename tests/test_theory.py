@@ -488,3 +488,16 @@ def test_reproduce_writes_the_theory_beside_the_initial_speeds(tmp_path):
     for r in part["rows"]:
         assert (tmp_path / "figures" / f"theory_{r['label']}.png").stat().st_size > 0
     assert 'id="theory"' in (tmp_path / "report.html").read_text()
+
+
+def test_the_table_never_prints_a_chi_of_1_beside_a_phase_that_is_not_critical(capsys):
+    assert main(["theory", "--all"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+    rows = [r for r in rows if len(r) == 8 and r[-1] in ("vanish", "explode", "critical")]
+    assert len(rows) >= 40  # every activation x initializer
+    for r in rows:
+        chi = float(r[5])
+        assert r[-1] == "critical" or chi != 1.0, r
+        assert r[4] != "9.09e-13", r  # a decayed variance reads 0
+    leaky_he = next(r for r in rows if r[:2] == ["leaky_relu", "he"])
+    assert leaky_he[-1] == "explode" and float(leaky_he[5]) > 1

@@ -340,9 +340,11 @@ def test_public_names() -> None:
         "book_cross_entropy",
         "default_loss",
         "find_layers",
+        "models",
         "watch",
     ]
     assert all(hasattr(lst, name) for name in lst.__all__)
+    assert callable(lst.models.resnet18)  # no import of its own needed
     assert lst.watch is lst.Probe  # `with watch(model) as probe:` reads well; one class
 
 

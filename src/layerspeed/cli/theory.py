@@ -74,6 +74,17 @@ def _g(v: float | None, fmt: str = ".3g") -> str:
     return format(v, fmt) if math.isfinite(v) else str(v)
 
 
+def _chi(chi: float, phase: str) -> str:
+    """χ with enough digits that a χ beside "explode" or "vanish" never reads as 1."""
+    text = _g(chi, ".4g")
+    return _g(chi, ".9g") if phase != "critical" and text == "1" else text
+
+
+def _q(q: float | None) -> str:
+    """q*, with a variance that has decayed to rounding shown as 0."""
+    return "0" if q is not None and 0 <= q < 1e-9 else _g(q)
+
+
 def _print(found: list[MeanField]) -> None:
     console = Console()
     if not console.is_terminal:  # piped: wide enough for the table of every initializer
@@ -89,8 +100,8 @@ def _print(found: list[MeanField]) -> None:
         table.add_column(col, justify="left" if left else "right", no_wrap=True, min_width=4)
     for m in found:
         phase = "vanish" if m.chi < 1 - 1e-9 else "explode" if m.chi > 1 + 1e-9 else "critical"
-        q = _g(m.q_star) + ("" if m.converged else "?")
-        table.add_row(m.activation, m.init, _g(m.sigma_w2), _g(m.sigma_b2), q, _g(m.chi),
+        q = _q(m.q_star) + ("" if m.converged else "?")
+        table.add_row(m.activation, m.init, _g(m.sigma_w2), _g(m.sigma_b2), q, _chi(m.chi, phase),
                       _g(m.factor), phase)  # fmt: skip
     console.print(table)
     console.print(

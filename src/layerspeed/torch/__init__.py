@@ -30,6 +30,7 @@ except ImportError as e:  # also when sys.modules["torch"] is None
         'layerspeed.torch needs PyTorch, an optional extra: pip install "layerspeed[torch]"'
     ) from e
 
+from layerspeed.torch import models
 from layerspeed.torch.alerts import Alert, LayerSpeedAlert
 from layerspeed.torch.hooks import SATURATING, Layer, find_layers
 from layerspeed.torch.loss import book_cross_entropy, default_loss
@@ -44,5 +45,6 @@ __all__ = [
     "book_cross_entropy",
     "default_loss",
     "find_layers",
+    "models",
     "watch",
 ]
