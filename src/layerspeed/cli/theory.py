@@ -76,7 +76,7 @@ def _g(v: float | None, fmt: str = ".3g") -> str:
 
 def _chi(chi: float, phase: str) -> str:
     """χ with enough digits that a χ beside "explode" or "vanish" never reads as 1."""
-    text = _g(chi, ".4g")
+    text = _g(chi)
     return _g(chi, ".9g") if phase != "critical" and text == "1" else text
 
 
