@@ -24,7 +24,7 @@ import numpy as np
 
 from layerspeed import stats
 from layerspeed.experiments.config import RunConfig
-from layerspeed.experiments.datasets import Data, floats
+from layerspeed.experiments.datasets import Data
 from layerspeed.experiments.driver import RunRecord
 from layerspeed.experiments.grid import Study
 from layerspeed.experiments.schema import PointTheory, TheoryPart, TheoryRow
@@ -41,10 +41,12 @@ TOLERANCE = 0.15  # the issue's: the prediction within 15% of the measured media
 
 
 def input_second_moment(config: RunConfig, data: Data) -> float:
-    """The mean over the probe images and their pixels of x^2: where the q map starts."""
-    train_x, _ = floats(data[config.dataset])
-    x = train_x[: config.n_probe]  # (n_probe, 784)
-    return float(np.mean(np.square(x)))
+    """The mean over the probe images and their pixels of x^2: where the q map starts.
+
+    Only the probe images are made floats (``x / 255``, as the runs make them), not the whole
+    training set."""
+    x = np.divide(data[config.dataset].train_x[: config.n_probe], 255.0, dtype=np.float64)
+    return float(np.mean(np.square(x)))  # x: (n_probe, 784)
 
 
 def _bias_gain(config: RunConfig) -> float:

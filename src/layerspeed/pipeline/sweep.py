@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,10 @@ def sweep_summary(study: Study, records: list[RunRecord], **meta: Any) -> dict[s
     layer starts from the probe images' mean square, read from the cache its runs were fed by."""
     from layerspeed.views.text.sweep import findings
 
+    # The probe images alone (a config that only measures reads n_probe training images).
+    probes = [replace(p.config, epochs=0, record=("speeds",)) for p in study.points()]
     try:
-        data = load_data([p.config for p in study.points()], offline=True)
+        data = load_data(probes, offline=True)
     except LayerspeedError:  # no cache (runs done elsewhere): the theory starts at q*
         data = None
     summary = summarize(study, records, data=data)
