@@ -195,15 +195,24 @@ def test_a_train_history_file_is_one_run(tmp_path: Path) -> None:
     assert table_rows(history)["speeds"] == expected_rows(json.loads(history.read_text()))
 
 
-def test_spread_and_flag_agree_with_the_experiments_rule() -> None:
+def test_spread_and_flag_by_hand() -> None:
+    """Against the rule written out here, not against :func:`assess`, which it calls."""
     rng = np.random.default_rng(0)
-    cases = [list(10 ** rng.uniform(-4, 1, size=rng.integers(1, 6))) for _ in range(300)]
-    cases += [[1.0, 10.0], [1.0, 10.000001], [10.0, 1.0], [10.000001, 1.0], [0.0, 1.0], [2.0]]
-    for speeds in cases:
-        a = assess(speeds)
-        assert a is not None
-        assert spread_and_flag(speeds) == (a.spread, FLAG_CODES[a.flag]), speeds
+    for _ in range(300):
+        speeds = 10 ** rng.uniform(-4, 1, size=rng.integers(1, 6))
+        ratio = speeds[-1] / speeds[0]
+        flag = 1 if ratio > 10 else -1 if ratio < 0.1 else 0
+        spread, got = spread_and_flag(list(speeds))
+        assert spread == pytest.approx(math.log10(speeds.max() / speeds.min()), abs=1e-12)
+        assert got == flag, speeds
+    assert spread_and_flag([1.0, 10.0]) == (pytest.approx(1.0), 0)  # exactly 10x: balanced
+    assert spread_and_flag([1.0, 10.000001])[1] == FLAG_CODES["vanishing"] == 1
+    assert spread_and_flag([10.0, 1.0])[1] == 0
+    assert spread_and_flag([10.000001, 1.0])[1] == FLAG_CODES["exploding"] == -1
+    assert spread_and_flag([0.0, 1.0]) == (pytest.approx(12.0), 1)  # floored at 1e-12
+    assert spread_and_flag([2.0]) == (0.0, 0)
     assert spread_and_flag([1.0, math.nan]) is None and assess([1.0, math.nan]) is None
+    assert spread_and_flag([1.0, None]) is None
     assert spread_and_flag([]) is None
 
 
