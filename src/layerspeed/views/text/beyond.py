@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from layerspeed.views.text.verdicts import clip_percent
+from layerspeed.views.text.verdicts import percent_ci
 
 Json = Mapping[str, Any]
 WHEN = {"initial": "at initialization", "after": "after the epoch"}
@@ -34,11 +34,7 @@ def _ci(d: Json | None, fmt: str = ".2f") -> str:
 
 def _acc(d: Json | None) -> str:
     """``mean% [lo, hi]``, the 95% CI clipped to 0..100 (``†``: few seeds reach past it)."""
-    if not d:
-        return "– (diverged)"
-    lo, hi, clipped = clip_percent(d.get("ci_low"), d.get("ci_high"))
-    ci = "" if lo is None or hi is None else f" [{lo:.2f}, {hi:.2f}]" + ("†" if clipped else "")
-    return f"{d['mean']:.2f}%{ci}"
+    return "– (diverged)" if not d else percent_ci(d)
 
 
 def _flags(f: Json) -> str:

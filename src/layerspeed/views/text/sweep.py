@@ -12,18 +12,12 @@ from typing import Any
 
 from layerspeed.errors import plural
 from layerspeed.experiments.summary import DEAD_ACTIVATIONS
-from layerspeed.views.text.verdicts import clip_percent
+from layerspeed.views.text.verdicts import percent_ci
 
 
 def _acc_text(p: dict[str, Any]) -> str:
     a = p["accuracy"]
-    if a is None:
-        return "no accuracy (diverged)"
-    lo, hi, clipped = clip_percent(a["ci_low"], a["ci_high"])
-    if lo is None or hi is None:
-        return f"{a['mean']:.2f}%"
-    # the 95% CI clipped to 0..100 (†: the t interval of few seeds reaches past it)
-    return f"{a['mean']:.2f}% [{lo:.2f}, {hi:.2f}]" + ("†" if clipped else "")
+    return "no accuracy (diverged)" if a is None else percent_ci(a)
 
 
 def _spread_text(p: dict[str, Any], when: str = "training") -> str:
@@ -294,12 +288,7 @@ CLIPPED_NOTE = "† clipped to 0..100%: the t interval of few seeds reaches past
 
 def _acc_cell(d: Mapping[str, Any] | None) -> str:
     """An accuracy's mean and 95% CI in percent, the CI clipped to 0..100 (marked †)."""
-    if d is None:
-        return "-"
-    lo, hi, clipped = clip_percent(d["ci_low"], d["ci_high"])
-    if lo is None or hi is None:
-        return f"{d['mean']:.2f}"
-    return f"{d['mean']:.2f} [{lo:.2f}, {hi:.2f}]" + ("†" if clipped else "")
+    return "-" if d is None else percent_ci(d, unit="")
 
 
 def _share(v: float | None) -> str:

@@ -53,6 +53,14 @@ def clip_percent(lo: float | None, hi: float | None) -> tuple[float | None, floa
     return clo, chi, (clo, chi) != (lo, hi)
 
 
+def percent_ci(d: Mapping[str, Any], unit: str = "%") -> str:
+    """An accuracy's ``mean% [lo, hi]`` in percent, the 95% CI clipped to 0..100 and then
+    marked ``†`` (:func:`clip_percent`); the mean alone where there is no interval."""
+    lo, hi, clipped = clip_percent(d.get("ci_low"), d.get("ci_high"))
+    ci = "" if lo is None or hi is None else f" [{lo:.2f}, {hi:.2f}]" + ("†" if clipped else "")
+    return f"{d['mean']:.2f}{unit}{ci}"
+
+
 def _depth_typical(n: Numbers) -> str:
     parts = [
         f"{r['hidden_layers']} hidden: book {r['book']:.2f}%, final "
