@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from numba import njit
 
 from layerspeed.data.synthetic import synthetic_split
 from layerspeed.errors import BadInput
-from layerspeed.nn import ACTIVATIONS, COSTS, Network, fast
+from layerspeed.nn import ACTIVATIONS, COSTS, Network, fast, fast_kernel
 from layerspeed.nn.train import minibatch_epoch
 
 N = 5000
@@ -88,6 +91,7 @@ def test_one_epoch_equals_the_numpy_path(data, activation: str, cost: str, dtype
         # decay 1 - 0.1 * 40000 / 5000 = 0.2: folded at every step
         ((784, 30, 10), N, 10, 40000.0),
         ((784, 100, 10), N, 1, 5.0),  # mini-batch 1, a width that is not a multiple of 8
+        ((784, 3, 2, 5, 10), 999, 9, 5.0),  # layers under 4 wide, odd batches
     ],
 )
 def test_shapes_batches_and_decays(data, sizes, n: int, m: int, lmbda: float) -> None:
@@ -173,3 +177,46 @@ def test_an_epoch_from_grey_levels_is_the_epoch_from_float_pixels(data, dtype: s
     fast.train_epoch(b, fast.sparse_rows(levels, dtype, divisor=255.0), y, order, **kw)
     for p, q in zip(a.weights + a.biases, b.weights + b.biases, strict=True):
         assert p.tobytes() == q.tobytes()
+
+
+@njit(cache=True)
+def _exp_each(x: np.ndarray) -> np.ndarray:
+    out = np.empty_like(x)
+    for i in range(x.shape[0]):
+        out[i] = fast_kernel._exp(x[i])
+    return out
+
+
+def _ulps(got: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """How many units in the last place of ``want`` ``got`` is off (0 where both are equal,
+    infinite ones included)."""
+    same = (got == want) | (np.isnan(got) & np.isnan(want))
+    with np.errstate(invalid="ignore"):
+        return np.where(same, 0.0, np.abs(got - want) / np.spacing(np.abs(want)))
+
+
+def test_the_kernels_exp_is_the_c_librarys_within_one_ulp() -> None:
+    """Over the whole range, through the subnormals to the overflow, every special value."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([
+        np.linspace(-760.0, 720.0, 1_000_001),
+        rng.normal(0.0, 5.0, 200_000),
+        rng.uniform(-1e-6, 1e-6, 10_000),
+        [0.0, -0.0, np.inf, -np.inf, np.nan, 709.78, 709.79, -708.39, -745.13, -745.14,
+         1e300, -1e300, 5e-324, np.log(2.0), 1.0],
+    ])  # fmt: skip
+    with np.errstate(over="ignore", under="ignore"):
+        want = np.exp(x)
+    got = _exp_each(x)
+    assert np.array_equal(np.isnan(got), np.isnan(want))
+    assert np.array_equal(np.isposinf(got), np.isposinf(want))
+    assert np.array_equal(got == 0.0, want == 0.0)
+    assert _ulps(got, want).max() <= 1.0
+
+
+@given(st.floats(allow_nan=True, allow_infinity=True))
+def test_the_kernels_exp_of_any_float(x: float) -> None:
+    got = _exp_each(np.array([x]))
+    with np.errstate(over="ignore", under="ignore"):
+        want = np.exp(np.array([x]))
+    assert _ulps(got, want)[0] <= 1.0, (x, got[0], want[0])

@@ -12,8 +12,11 @@ there is less (the kernels are in :mod:`layerspeed.nn.fast_kernel`):
   listed once per data set (:func:`sparse_rows`), and the first layer's forward product and
   its weight update visit only those.
 - **Memory in time.** The examples come in a random order, so each one's nonzero entries
-  are fetched from memory a couple of examples early (a prefetch); the weights start on a
-  cache line, so the first layer's row for one pixel fills whole lines.
+  are fetched from memory a couple of examples early (a prefetch); the weights and the
+  scratch start on a cache line, so the first layer's row for one pixel fills whole lines.
+- **Loops shaped for the processor:** vector sigmoids, four terms per pass of a sum held in
+  memory, the hidden weights updated once per pair of examples
+  (:mod:`layerspeed.nn.fast_kernel`'s notes).
 - **Lazy weight decay.** ``w *= 1 - eta*lmbda/n`` would touch every weight at every step.
   The weights are kept as ``w = s * v``: a step multiplies the scalar ``s`` by the decay and
   adds ``-(eta/m)/s * nabla_w`` to ``v``. ``s`` is folded back into ``v`` before it falls
@@ -198,9 +201,16 @@ def train_epoch(
         values, grey, levels = rows.values, np.zeros(0, dtype=np.uint8), none
     else:
         values, grey, levels = none, rows.values, rows.levels
+    # The kernel's scratch, each row on a cache line: the batch's activations and errors,
+    # one layer's weighted inputs.
+    width = int(uo[-1])
+    acts = _aligned_zeros(m * width, dtype).reshape(m, width)
+    deltas = _aligned_zeros(m * width, dtype).reshape(m, width)
+    z = _aligned_zeros(int(pads.max()), dtype)
     fast_kernel.epoch(
         wv, woff, bv, boff, sizes, pads, uo, rows.indptr, rows.indices, values, grey, levels,
         y, order, m, eta, decay, ACTIVATION_CODES[net.activation], COST_CODES[net.cost],
+        acts, deltas, z,
     )  # fmt: skip
 
     net.weights[0][...] = views[0][:, : sizes[1]].T
