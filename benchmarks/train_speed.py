@@ -315,6 +315,17 @@ def main() -> None:
                   if t is not None and name != "fast path"]  # fmt: skip
         print(f"\n{list(sizes)}: fast path {min(warm):.3f}-{max(warm):.3f} s over {len(warm)} "
               f"warm epochs; it is ahead of " + ", ".join(ratios))  # fmt: skip
+    print("\nissue 12's targets, from the ratios above:")
+    for sizes, times, _ in rows_out:
+        fast_t = times["fast path"]
+        for name, want in (("network2 loop", 15.0), ("JAX jit", 2.0)):
+            t = times[name]
+            if t is None:
+                print(f"  {list(sizes)}: {want:g}x {name}: {name} not installed")
+                continue
+            got = t / fast_t
+            verdict = "met" if got >= want else "not met"
+            print(f"  {list(sizes)}: at least {want:g}x {name}: {got:.1f}x, {verdict}")
     print(
         f"\nfirst fast-path call (compiles, or loads from the cache): {first[0]:.2f} s and "
         f"{first[1]:.2f} s; listing the nonzero pixels: {listing:.3f} s"
