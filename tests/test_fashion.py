@@ -350,6 +350,25 @@ def test_with_dataset_overrides_the_grids_value_and_axis():
         with_dataset(parse_grid(only), "mnist")
 
 
+def test_with_dataset_overrides_a_variants_dataset():
+    text = """
+[base]
+sizes = [784, 10, 10]
+epochs = 1
+[variants.plain]
+eta = 0.1
+[variants.elsewhere]
+eta = 0.2
+dataset = "synthetic"
+"""
+    grid = parse_grid(tomllib.loads(text))
+    before = {p.config.eta: p.config.dataset for p in grid.studies[0].points()}
+    assert before == {0.1: "mnist", 0.2: "synthetic"}
+    moved = with_dataset(grid, "fashion-mnist")
+    after = {p.config.eta: p.config.dataset for p in moved.studies[0].points()}
+    assert after == {0.1: "fashion-mnist", 0.2: "fashion-mnist"}
+
+
 def test_run_config_takes_fashion_mnist():
     assert RunConfig((784, 30, 10), dataset="fashion-mnist").dataset == "fashion-mnist"
     with pytest.raises(BadInput, match="dataset"):

@@ -116,8 +116,8 @@ def load_data(
 
 
 def with_dataset(grid: Grid, dataset: str | None) -> Grid:
-    """``grid`` with every run on ``dataset`` (``--dataset``), over the grid's own value or
-    axis; the grid itself when ``dataset`` is None."""
+    """``grid`` with every run on ``dataset`` (``--dataset``), over the grid's own value,
+    axis or variants' values; the grid itself when ``dataset`` is None."""
     if dataset is None:
         return grid
     return replace(grid, studies=tuple(_study_on(s, dataset) for s in grid.studies))
@@ -131,4 +131,10 @@ def _study_on(study: Study, dataset: str) -> Study:
             "drop --dataset, or add another axis to the grid"
         )
     quick = {k: v for k, v in study.quick.items() if k != "dataset"}
-    return replace(study, base={**study.base, "dataset": dataset}, axes=axes, quick=quick)
+    variants = {  # a variant's own dataset would override --dataset's in [base]
+        name: {k: v for k, v in values.items() if k != "dataset"}
+        for name, values in study.variants.items()
+    }
+    return replace(
+        study, base={**study.base, "dataset": dataset}, axes=axes, quick=quick, variants=variants
+    )
