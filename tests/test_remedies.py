@@ -285,6 +285,33 @@ def test_batch_norm_accepts_batches_of_two_or_more_and_an_untrained_net() -> Non
         RunConfig(**{"sizes": hidden_sizes(2, 8), "norm": "batch", **fields})
 
 
+@pytest.mark.parametrize(
+    ("n", "m", "words"),
+    [
+        (21, 10, "21 examples in mini-batches of 10 leave a last mini-batch of 1"),
+        (9, 4, "9 examples in mini-batches of 4"),
+        (10, 1, "at least 2 examples.*mini_batch_size 1"),
+        (1, 10, "at least 2 examples.*and 1 examples"),
+    ],
+)
+def test_sgd_refuses_a_batch_norm_mini_batch_of_one(n: int, m: int, words: str) -> None:
+    r = np.random.default_rng(7)
+    x, y = r.standard_normal((n, 6)), np.eye(3)[r.integers(0, 3, n)]
+    with pytest.raises(BadInput, match=words):
+        sgd(_net("batch", False), x, y, SGDConfig(1, m, 0.1, 0.0), rng=0)
+
+
+def test_sgd_trains_batch_norm_on_last_mini_batches_of_two_or_more() -> None:
+    r = np.random.default_rng(8)
+    x, y = r.standard_normal((22, 6)), np.eye(3)[r.integers(0, 3, 22)]
+    for n in (20, 22):  # mini-batches of 10, the last one full or of 2
+        net = _net("batch", False)
+        before = [w.copy() for w in net.weights]
+        sgd(net, x[:n], y[:n], SGDConfig(1, 10, 0.1, 0.0), rng=0)
+        assert not any(np.array_equal(a, b) for a, b in zip(net.weights, before, strict=True))
+    sgd(_net("none", False), x[:21], y[:21], SGDConfig(1, 10, 0.1, 0.0), rng=0)  # no BN: fine
+
+
 def test_a_batch_of_one_leaves_the_running_averages_alone() -> None:
     r = np.random.default_rng(6)
     x, y = r.standard_normal((2, 6)), np.eye(3)[[0, 2]]

@@ -230,6 +230,18 @@ def sgd(
         raise BadInput(
             "the fast engine has no batch norm, skips, layer_lr or clip; use engine auto or numpy"
         )
+    if net.norm == "batch" and config.epochs:  # as RunConfig refuses it, for direct calls
+        if min(m, n) < 2:
+            raise BadInput(
+                f"batch norm needs mini-batches of at least 2 examples to take statistics over, "
+                f"got mini_batch_size {m} and {n} examples"
+            )
+        if m < n and n % m == 1:
+            raise BadInput(
+                f"batch norm: {n} examples in mini-batches of {m} leave a last mini-batch of 1 "
+                "example, which has no batch statistics; drop or add an example, or choose "
+                "another mini_batch_size"
+            )
     if engine == "fast" and not fast.supports(net):
         raise BadInput(f"the fast engine has no {net.activation!r} or {net.dtype} network")
     rows = None  # the inputs' nonzero entries, listed once for the fast path's epochs
