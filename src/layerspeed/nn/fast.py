@@ -201,12 +201,12 @@ def train_epoch(
         values, grey, levels = rows.values, np.zeros(0, dtype=np.uint8), none
     else:
         values, grey, levels = none, rows.values, rows.levels
-    # The kernel's scratch, each row on a cache line: the batch's activations and errors,
-    # one layer's weighted inputs.
-    width = int(uo[-1])
-    acts = _aligned_zeros(m * width, dtype).reshape(m, width)
-    deltas = _aligned_zeros(m * width, dtype).reshape(m, width)
-    z = _aligned_zeros(int(pads.max()), dtype)
+    # The kernel's scratch, starting on a cache line (in float64 every row does): the batch's
+    # activations and errors, one layer's weighted inputs.
+    width, rows_m = int(uo[-1]), max(1, min(m, n))
+    acts = _aligned_zeros(rows_m * width, dtype).reshape(rows_m, width)
+    deltas = _aligned_zeros(rows_m * width, dtype).reshape(rows_m, width)
+    z = _aligned_zeros(int(pads[1:].max()), dtype)
     fast_kernel.epoch(
         wv, woff, bv, boff, sizes, pads, uo, rows.indptr, rows.indices, values, grey, levels,
         y, order, m, eta, decay, ACTIVATION_CODES[net.activation], COST_CODES[net.cost],

@@ -128,7 +128,7 @@ def _as_float(typingctx, bits):  # type: ignore[no-untyped-def]
 # that k ln 2 is exact in the first, and exp(r) by its Taylor series to r^13/13!, whose
 # remainder is under 5e-18 of it.
 _LOG2E = 1.4426950408889634
-_LN2_HI = 6.93147180369123816490e-01  # ln 2 to 32 bits: k * _LN2_HI is exact for |k| < 2^20
+_LN2_HI = 6.93147180369123816490e-01  # ln 2 to 32 bits: k * _LN2_HI is exact for |k| < 2^21
 _LN2_LO = 1.90821492927058770002e-10  # the rest of ln 2
 _TAYLOR = tuple(1.0 / math.factorial(k) for k in range(14))
 (_C0, _C1, _C2, _C3, _C4, _C5, _C6, _C7, _C8, _C9, _C10, _C11, _C12, _C13) = _TAYLOR
@@ -138,7 +138,8 @@ _TAYLOR = tuple(1.0 / math.factorial(k) for k in range(14))
 def _exp(x):  # type: ignore[no-untyped-def]
     """``exp(x)`` in float64 within 1 ulp of the C library's (``tests/test_fast.py`` checks it
     over the whole range), in arithmetic and a bitcast only, so that a loop of them runs as
-    vectors. ``x > 709.78`` gives inf, ``x < -745.14`` gives 0, NaN gives NaN.
+    vectors. Beyond ln of the largest float64 (709.7827...) it gives inf, under -745.14 it
+    gives 0, and NaN gives NaN, as the C library's does.
 
     No math library on PyPI gives Numba a vector ``exp`` (Intel's SVML needs a patched LLVM
     that the llvmlite wheels lack), and the C library's costs 3.8 ns a number here against
@@ -206,10 +207,10 @@ def _times_prime(back, a, o, n, act):  # type: ignore[no-untyped-def]
     elif act == 1:  # tanh: 1 - a^2
         for i in range(o, o + n):
             back[i] *= 1.0 - a[i] * a[i]
-    elif act == 2:  # relu: a > 0 exactly where z > 0
+    elif act == 2:  # relu: a > 0 exactly where z > 0; times 0, so inf * 0 is NaN as in NumPy
         for i in range(o, o + n):
             if not a[i] > 0:
-                back[i] = 0.0
+                back[i] *= 0.0
     elif act == 3:  # leaky_relu
         for i in range(o, o + n):
             if not a[i] > 0:
@@ -250,9 +251,9 @@ def epoch(  # type: ignore[no-untyped-def]
 ):  # fmt: skip
     """One epoch of mini-batch SGD over ``order``; ``wv`` and ``bv`` are updated in place.
 
-    ``acts`` and ``deltas`` (m, uo[-1]) and ``z`` (max(pads),) are zeroed scratch that the
-    caller allocates on a cache line (:func:`layerspeed.nn.fast.train_epoch`): the batch's
-    activations, its errors dC_x/dz and one layer's weighted inputs.
+    ``acts`` and ``deltas`` (min(m, n), uo[-1]) and ``z`` (max(pads[1:]),) are zeroed
+    scratch that the caller allocates on a cache line (:func:`layerspeed.nn.fast.train_epoch`):
+    the batch's activations, its errors dC_x/dz and one layer's weighted inputs.
 
     The inputs' nonzero entries are ``values[p]``, or, when ``grey`` is not empty, the grey
     level ``grey[p]``'s value ``levels[grey[p]]``.
@@ -288,7 +289,7 @@ def epoch(  # type: ignore[no-untyped-def]
             a_t, d_t = acts[t], deltas[t]
             # The first layer from the nonzero inputs only: z = s (v @ x) + b.
             # Four inputs a pass over z (see the module's notes), then the rest one by one.
-            z[:] = 0.0
+            z[:p1] = 0.0
             p, p_end = indptr[ex], indptr[ex + 1]
             while p + 4 <= p_end:
                 if by_level:
