@@ -45,6 +45,8 @@ lint: setup
 	$(VENV)/bin/mypy src
 
 bench: setup
+	$(PY) -m pip install --quiet -e '.[dev,bench]'  # PyTorch (CPU) and JAX, timed beside it
+	$(VENV)/bin/layerspeed fetch
 	$(PY) benchmarks/train_speed.py
 
 clean:
