@@ -363,7 +363,10 @@ def test_the_flags_are_on_the_command_line(capsys):
 
 
 def test_a_spread_interval_is_cut_at_zero():
-    from layerspeed.views.text.beyond import _ci
+    from layerspeed.views.text.verdicts import spread_ci
+
+    def _ci(d):  # as the beyond table calls it
+        return spread_ci(d, "–")
 
     assert _ci({"mean": 0.3, "median": 0.1, "ci_low": -0.7, "ci_high": 1.3}) == "0.30 [0.00, 1.30]"
     assert _ci({"mean": 2.0, "ci_low": 1.5, "ci_high": 2.5}) == "2.00 [1.50, 2.50]"

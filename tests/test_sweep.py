@@ -433,7 +433,7 @@ def test_the_sweep_table_clips_a_wide_accuracy_interval_and_says_so() -> None:
 
 
 def test_a_spread_interval_in_the_sweep_table_is_cut_at_zero() -> None:
-    from layerspeed.views.text.sweep import _ci
+    from layerspeed.views.text.verdicts import spread_ci as _ci
 
     assert _ci({"mean": 0.28, "ci_low": -0.73, "ci_high": 1.29}) == "0.28 [0.00, 1.29]"
     assert _ci({"mean": 2.0, "ci_low": None, "ci_high": None}) == "2.00"

@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from layerspeed.views.text.verdicts import percent_ci
+from layerspeed.views.text.verdicts import percent_ci, spread_ci
 
 Json = Mapping[str, Any]
 WHEN = {"initial": "at initialization", "after": "after the epoch"}
@@ -20,16 +20,6 @@ TENFOLD = 1.0  # a speed spread of 1: the fastest hidden layer ten times the slo
 
 def _f(v: float | None, fmt: str = ".3g") -> str:
     return "–" if v is None else format(v, fmt)
-
-
-def _ci(d: Json | None, fmt: str = ".2f") -> str:
-    """A speed spread's ``mean [ci_low, ci_high]``, the CI cut at 0 (a spread is never
-    negative; the t interval of few seeds can reach below it)."""
-    if not d:
-        return "–"
-    lo = None if d.get("ci_low") is None else max(0.0, d["ci_low"])
-    ci = "" if lo is None else f" [{lo:{fmt}}, {d['ci_high']:{fmt}}]"
-    return f"{d['mean']:{fmt}}{ci}"
 
 
 def _acc(d: Json | None) -> str:
@@ -51,8 +41,8 @@ def modern_rows(modern: Json) -> list[list[str]]:
         [
             r["variant"],
             str(r["depth"]),
-            _ci(r["spread_initial"]),
-            _ci(r["spread_training"]),
+            spread_ci(r["spread_initial"], "–"),
+            spread_ci(r["spread_training"], "–"),
             _flags(r["flags_training"]),
             str(r["verdict"]),
             _acc(r["accuracy"]),
@@ -61,7 +51,7 @@ def modern_rows(modern: Json) -> list[list[str]]:
     ]
 
 
-def _med(r: Json, key: str) -> float | None:
+def _mean(r: Json, key: str) -> float | None:
     return (r.get(key) or {}).get("mean")
 
 
@@ -79,9 +69,9 @@ def modern_findings(modern: Json) -> list[str]:
     for depth in depths:
         mine = [r for r in modern["rows"] if r["depth"] == depth]
         book = next((r for r in mine if r["variant"] == "book"), mine[0])
-        b_spread, b_acc = _med(book, "spread_training"), book["accuracy"]
-        others = [r for r in mine if r is not book and _med(r, "spread_training") is not None]
-        evens = [r for r in others if (_med(r, "spread_training") or 0.0) < TENFOLD]
+        b_spread, b_acc = _mean(book, "spread_training"), book["accuracy"]
+        others = [r for r in mine if r is not book and _mean(r, "spread_training") is not None]
+        evens = [r for r in others if (_mean(r, "spread_training") or 0.0) < TENFOLD]
         uneven = [r for r in others if r not in evens]
         head = (
             f"{depth} hidden layers: the book's network ({book['variant']}) has a speed spread "
@@ -97,7 +87,7 @@ def modern_findings(modern: Json) -> list[str]:
         if uneven:
             parts.append(
                 "Still over tenfold: "
-                + ", ".join(f"{r['variant']} ({_f(_med(r, 'spread_training'), '.2f')}, "
+                + ", ".join(f"{r['variant']} ({_f(_mean(r, 'spread_training'), '.2f')}, "
                             f"{r['verdict']})" for r in uneven)
                 + "."
             )  # fmt: skip
@@ -107,7 +97,7 @@ def modern_findings(modern: Json) -> list[str]:
 
 
 def _cost(r: Json, book_acc: Json | None) -> str:
-    spread = f"{r['variant']} (spread {_f(_med(r, 'spread_training'), '.2f')}"
+    spread = f"{r['variant']} (spread {_f(_mean(r, 'spread_training'), '.2f')}"
     a = r["accuracy"]
     if not a or not book_acc:
         return spread + ", no accuracy to compare)"
@@ -126,7 +116,7 @@ def _cost(r: Json, book_acc: Json | None) -> str:
 def _lars(r: Json) -> str:
     """LARS evens the steps by construction; whether the dC/db spread follows is measured."""
     step = f"{100 * r['lars_step']:.3g}%"
-    s = _med(r, "spread_training")
+    s = _mean(r, "spread_training")
     v = r["flags_training"].get("vanishing", 0)
     n = sum(r["flags_training"].values())
     head = (

@@ -12,7 +12,7 @@ from typing import Any
 
 from layerspeed.errors import plural
 from layerspeed.experiments.summary import DEAD_ACTIVATIONS
-from layerspeed.views.text.verdicts import percent_ci
+from layerspeed.views.text.verdicts import percent_ci, spread_ci
 
 
 def _acc_text(p: dict[str, Any]) -> str:
@@ -273,16 +273,6 @@ def _scaled_sigmoid_findings(points: Sequence[dict[str, Any]]) -> list[str]:
     ]
 
 
-def _ci(d: Mapping[str, Any] | None) -> str:
-    """A speed spread's ``mean [ci_low, ci_high]``, the CI cut at 0: a spread is never
-    negative, though the t interval of few seeds can reach below it."""
-    if d is None:
-        return "-"
-    if d["ci_low"] is None:
-        return f"{d['mean']:.2f}"
-    return f"{d['mean']:.2f} [{max(0.0, d['ci_low']):.2f}, {d['ci_high']:.2f}]"
-
-
 CLIPPED_NOTE = "† clipped to 0..100%: the t interval of few seeds reaches past it."
 
 
@@ -335,7 +325,7 @@ def sweep_markdown(summary: Mapping[str, Any]) -> str:
         measured, predicted = _theory_cells(p)
         lines.append(
             f"| {p['label']} | {st['done']}/{st['diverged']}/{st['failed']} "
-            f"| {_ci(p['spread_initial'])} | {_ci(p['spread_training'])} "
+            f"| {spread_ci(p['spread_initial'])} | {spread_ci(p['spread_training'])} "
             f"| {p['verdict']} ({ft['vanishing']}/{ft['balanced']}/{ft['exploding']}) "
             f"| {_acc_cell(p['accuracy'])} | {_share(p['saturated_share'])} "
             f"| {_share(p['dead_share'])} "

@@ -61,6 +61,17 @@ def percent_ci(d: Mapping[str, Any], unit: str = "%") -> str:
     return f"{d['mean']:.2f}{unit}{ci}"
 
 
+def spread_ci(d: Mapping[str, Any] | None, empty: str = "-") -> str:
+    """A speed spread's ``mean [ci_low, ci_high]``, the CI cut at 0: a spread is never
+    negative, though the t interval of few seeds can reach below it; ``empty`` where there is
+    none, the mean alone where there is no interval."""
+    if not d:
+        return empty
+    if d.get("ci_low") is None:
+        return f"{d['mean']:.2f}"
+    return f"{d['mean']:.2f} [{max(0.0, d['ci_low']):.2f}, {d['ci_high']:.2f}]"
+
+
 def _depth_typical(n: Numbers) -> str:
     parts = [
         f"{r['hidden_layers']} hidden: book {r['book']:.2f}%, final "
