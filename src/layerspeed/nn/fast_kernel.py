@@ -134,8 +134,7 @@ def _as_float(typingctx, bits):  # type: ignore[no-untyped-def]
 _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01  # ln 2 to 32 bits: k * _LN2_HI is exact for |k| < 2^21
 _LN2_LO = 1.90821492927058770002e-10  # the rest of ln 2
-_TAYLOR = tuple(1.0 / math.factorial(k) for k in range(14))
-(_C0, _C1, _C2, _C3, _C4, _C5, _C6, _C7, _C8, _C9, _C10, _C11, _C12, _C13) = _TAYLOR
+_HORNER = tuple(1.0 / math.factorial(k) for k in range(13, -1, -1))  # 1/13!, ..., 1/1!, 1/0!
 
 
 @njit(cache=True, fastmath=_REORDER, error_model="numpy", inline="always")
@@ -153,8 +152,8 @@ def _exp(x):  # type: ignore[no-untyped-def]
     xc = 0.0 if x != x else min(max(x, -746.0), 710.0)
     kf = np.floor(xc * _LOG2E + 0.5)
     r = (xc - kf * _LN2_HI) - kf * _LN2_LO
-    p = _C13
-    for c in (_C12, _C11, _C10, _C9, _C8, _C7, _C6, _C5, _C4, _C3, _C2, _C1, _C0):
+    p = _HORNER[0]
+    for c in _HORNER[1:]:
         p = p * r + c
     # 2^k as two halves, each a normal float64 for every k in [-1077, 1025]: the product
     # then rounds into the subnormals or overflows to inf exactly where exp(x) does.
@@ -293,6 +292,8 @@ def epoch(  # type: ignore[no-untyped-def]
             a_t, d_t = acts[t], deltas[t]
             # The first layer from the nonzero inputs only: z = s (v @ x) + b.
             # Four inputs a pass over z (see the module's notes), then the rest one by one.
+            # The entry's value is picked in place (grey level or float): an inlined helper
+            # for it made the epoch 3.5 times slower.
             z[:p1] = 0.0
             p, p_end = indptr[ex], indptr[ex + 1]
             while p + 4 <= p_end:
